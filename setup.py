@@ -1,0 +1,5 @@
+"""Thin shim: the project is defined in pyproject.toml."""
+
+from setuptools import setup
+
+setup()

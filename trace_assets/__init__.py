@@ -1,0 +1,1 @@
+"""trace_assets: production LLM traces to reward-labeled training datasets, as Dagster assets."""

@@ -1,0 +1,1 @@
+"""The asset graph: raw_traces -> iceberg_table (-> scores -> labeled dataset)."""

@@ -1,0 +1,93 @@
+"""Which resources the asset graph runs on, chosen once from the environment.
+
+`TRACE_ASSETS_ENV=local` (the default) needs nothing: the bundled sample traces in an embedded
+DuckDB database (or LANGFUSE_DATABASE_URL when set), a lake folder (TRACE_LAKE_URI, by default
+./data/lake) and, unless pyiceberg has a catalog configured, a SQLite Iceberg catalog inside it.
+`TRACE_ASSETS_ENV=prod` runs on what it is given and on nothing else: a missing setting stops
+the definitions from loading, naming every setting that is missing.
+"""
+
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlparse
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+from pyiceberg.utils.config import Config
+
+from trace_assets.io_managers.iceberg_window_io_manager import IcebergWindowIOManager
+from trace_assets.resources.duckdb_source import DuckDBTraceSource
+from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
+from trace_assets.resources.postgres_source import PostgresTraceSource
+from trace_assets.resources.trace_lake import TraceLake
+
+ENVIRONMENTS = ("local", "prod")
+DEFAULT_LOCAL_LAKE = Path("data") / "lake"
+DEFAULT_START_DATE = "2026-04-01"
+
+
+class MissingSettingError(RuntimeError):
+    pass
+
+
+def environment_name(environ: Mapping[str, str]) -> str:
+    name = environ.get("TRACE_ASSETS_ENV", "local").strip() or "local"
+    if name not in ENVIRONMENTS:
+        raise MissingSettingError(f"TRACE_ASSETS_ENV={name!r} is not one of {', '.join(ENVIRONMENTS)}")
+    return name
+
+
+def partition_start_date(environ: Mapping[str, str]) -> str:
+    """First daily partition (TRACE_ASSETS_START_DATE, default the seed's 2026-04-01)."""
+    value = environ.get("TRACE_ASSETS_START_DATE", DEFAULT_START_DATE)
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise MissingSettingError(f"TRACE_ASSETS_START_DATE={value!r} is not a date like 2026-04-01") from None
+
+
+def build_resources(environ: Mapping[str, str]) -> dict:
+    environment = environment_name(environ)
+    if environment == "prod":
+        _require_prod_settings(environ)
+    lake_uri = environ.get("TRACE_LAKE_URI") or str(DEFAULT_LOCAL_LAKE.resolve())
+    lake = TraceLake(
+        uri=lake_uri,
+        s3_endpoint_url=environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL"),
+        s3_region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION"),
+    )
+    if environ.get("LANGFUSE_DATABASE_URL"):
+        # EnvVar: the URL (it may hold a password) is read at run time and never shown in the UI.
+        source = PostgresTraceSource(database_url=dg.EnvVar("LANGFUSE_DATABASE_URL"))
+    else:
+        source = DuckDBTraceSource(duckdb=DuckDBResource(database=":memory:"))
+    local_lake = urlparse(lake_uri).scheme in ("", "file")
+    warehouse = IcebergWarehouse(
+        local_fallback_dir=str(Path(urlparse(lake_uri).path or lake_uri) / "iceberg")
+        if environment == "local" and local_lake
+        else None
+    )
+    return {
+        "trace_source": source,
+        "trace_lake": lake,
+        "iceberg": warehouse,
+        "iceberg_io_manager": IcebergWindowIOManager(warehouse=warehouse),
+    }
+
+
+def _require_prod_settings(environ: Mapping[str, str]) -> None:
+    missing = []
+    if not environ.get("LANGFUSE_DATABASE_URL"):
+        missing.append("LANGFUSE_DATABASE_URL (the Langfuse PostgreSQL database, postgresql://...)")
+    if not environ.get("TRACE_LAKE_URI"):
+        missing.append("TRACE_LAKE_URI (the lake, e.g. s3://training-data-lake)")
+    if not Config().get_catalog_config("default"):
+        missing.append(
+            "PYICEBERG_CATALOG__DEFAULT__TYPE and its settings (glue or rest; or a `default` catalog in "
+            ".pyiceberg.yaml)"
+        )
+    if missing:
+        raise MissingSettingError(
+            "TRACE_ASSETS_ENV=prod is missing: " + "; ".join(missing) + ". See .env.example and README.md."
+        )

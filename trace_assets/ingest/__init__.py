@@ -1,0 +1,1 @@
+"""Plain functions of the data path (no Dagster): cleaning, metadata promotion, lake writing."""

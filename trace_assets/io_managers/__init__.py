@@ -1,0 +1,1 @@
+"""IO managers: how downstream assets load what upstream assets wrote."""

@@ -1,0 +1,1 @@
+"""Dagster resources: the seams between the asset graph and the outside world."""

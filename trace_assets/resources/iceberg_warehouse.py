@@ -1,0 +1,160 @@
+"""IcebergWarehouse: the Iceberg catalog, through pyiceberg's own configuration."""
+
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import dagster as dg
+import pyarrow as pa
+from pydantic import Field
+from pyiceberg.catalog import Catalog, load_catalog
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.expressions import And, BooleanExpression, EqualTo, GreaterThanOrEqual, LessThan
+from pyiceberg.partitioning import PartitionSpec
+from pyiceberg.schema import Schema, index_by_name
+from pyiceberg.table import Table
+from pyiceberg.utils.config import Config
+
+
+class MissingCatalogError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class WindowCommit:
+    """What one atomic replacement of a time window committed."""
+
+    snapshot_id: int
+    rows: int
+    data_files: int
+    added_columns: list[str]
+
+
+class IcebergWarehouse(dg.ConfigurableResource):
+    """The Iceberg catalog named `catalog_name`, configured the pyiceberg way
+    (`.pyiceberg.yaml` or PYICEBERG_CATALOG__DEFAULT__URI, __WAREHOUSE, __TYPE, ... : Glue, REST,
+    SQL). In the local environment, when none is configured, a SQLite catalog and a warehouse in
+    `local_fallback_dir`."""
+
+    catalog_name: str = Field(default="default", description="pyiceberg catalog name.")
+    local_fallback_dir: str | None = Field(
+        default=None,
+        description="Folder for a SQLite catalog and warehouse when no catalog is configured (local only).",
+    )
+    rows_per_append: int = Field(
+        default=250_000, gt=0, description="Rows written per data-file batch inside one commit: bounds memory."
+    )
+
+    def catalog(self) -> Catalog:
+        if Config().get_catalog_config(self.catalog_name):
+            return load_catalog(self.catalog_name)
+        if self.local_fallback_dir is None:
+            name = self.catalog_name.upper()
+            raise MissingCatalogError(
+                f"No Iceberg catalog {self.catalog_name!r} is configured: set PYICEBERG_CATALOG__{name}__TYPE "
+                f"(glue, rest or sql) and its settings such as PYICEBERG_CATALOG__{name}__URI and "
+                f"PYICEBERG_CATALOG__{name}__WAREHOUSE, or write them to .pyiceberg.yaml."
+            )
+        folder = Path(self.local_fallback_dir).resolve()
+        (folder / "warehouse").mkdir(parents=True, exist_ok=True)
+        return SqlCatalog(
+            self.catalog_name, uri=f"sqlite:///{folder / 'catalog.db'}", warehouse=(folder / "warehouse").as_uri()
+        )
+
+    def ensure_table(self, identifier: str, schema: Schema, spec: PartitionSpec, properties: dict) -> Table:
+        """The table, created with its namespace when missing."""
+        catalog = self.catalog()
+        namespace = identifier.rsplit(".", 1)[0]
+        catalog.create_namespace_if_not_exists(namespace)
+        return catalog.create_table_if_not_exists(identifier, schema=schema, partition_spec=spec, properties=properties)
+
+    def replace_window(
+        self,
+        table: Table,
+        column: str,
+        start: datetime,
+        end: datetime,
+        arrow_schema: pa.Schema,
+        batches: Iterable[pa.RecordBatch],
+    ) -> WindowCommit:
+        """Replace every row with start <= `column` < end by `batches`, in one atomic commit.
+
+        Columns of `arrow_schema` the table lacks are added first (union by name, in the same
+        commit); batches may omit fields of the table, which read back as null."""
+        before = set(index_by_name(table.schema()))
+        rows = files = 0
+        with table.transaction() as transaction:
+            with transaction.update_schema() as update:
+                update.union_by_name(arrow_schema)
+            target = transaction.table_metadata.schema().as_arrow()
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Delete operation did not match any records")
+                transaction.delete(_window_filter(column, start, end))
+            for chunk in _chunks(batches, self.rows_per_append):
+                rows += chunk.num_rows
+                files_before = _data_file_count(transaction)
+                transaction.append(conform(chunk, target))
+                files += _data_file_count(transaction) - files_before
+        table.refresh()
+        added = sorted(set(index_by_name(table.schema())) - before)
+        return WindowCommit(table.current_snapshot().snapshot_id, rows, files, added)
+
+    def read_window(self, identifier: str, column: str, start: datetime, end: datetime) -> pa.Table:
+        """The consented rows with start <= `column` < end. Rows without consent are never
+        returned: consent is a gate, not a column downstream assets may forget to filter."""
+        table = self.catalog().load_table(identifier)
+        row_filter: BooleanExpression = And(_window_filter(column, start, end), EqualTo("consent", True))
+        return table.scan(row_filter=row_filter).to_arrow()
+
+
+def _window_filter(column: str, start: datetime, end: datetime) -> BooleanExpression:
+    return And(GreaterThanOrEqual(column, start.isoformat()), LessThan(column, end.isoformat()))
+
+
+def _data_file_count(transaction) -> int:
+    snapshot = transaction.table_metadata.current_snapshot()
+    if snapshot is None or snapshot.summary is None:
+        return 0
+    return int(snapshot.summary.get("total-data-files", 0))
+
+
+def _chunks(batches: Iterable[pa.RecordBatch], rows_per_chunk: int) -> Iterator[pa.Table]:
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        pending.append(batch)
+        pending_rows += batch.num_rows
+        if pending_rows >= rows_per_chunk:
+            yield pa.Table.from_batches(pending)
+            pending, pending_rows = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending)
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`table` with exactly `schema`'s fields, in its order and types; fields it lacks are null,
+    struct fields matched by name at every depth."""
+    columns = [
+        _conform_array(table.column(field.name), field.type) if field.name in table.column_names
+        else pa.nulls(table.num_rows, field.type)
+        for field in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _conform_array(array, target: pa.DataType):
+    if isinstance(array, pa.ChunkedArray):
+        return pa.chunked_array([_conform_array(chunk, target) for chunk in array.chunks], type=target)
+    if pa.types.is_struct(target) and pa.types.is_struct(array.type):
+        names = {array.type.field(i).name for i in range(array.type.num_fields)}
+        children = [
+            _conform_array(array.field(field.name), field.type) if field.name in names
+            else pa.nulls(len(array), field.type)
+            for field in target
+        ]
+        return pa.StructArray.from_arrays(children, fields=list(target), mask=array.is_null())
+    return array.cast(target)

@@ -1,0 +1,91 @@
+"""TraceLake: the data lake the traces land in, a local folder or an S3 prefix."""
+
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlparse
+
+import dagster as dg
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+from pydantic import Field, PrivateAttr
+
+from trace_assets.ingest.hive_day import DayFiles, FileLayout, read_day, replace_day
+
+TRACES_PREFIX = "langfuse-traces"
+
+
+class TraceLake(dg.ConfigurableResource):
+    """Where and how traces land (TRACE_LAKE_URI).
+
+    S3 is reached through pyarrow's S3 filesystem with the standard AWS credential chain
+    (environment variables, profiles, IRSA / Pod Identity); `s3_endpoint_url` comes from
+    AWS_ENDPOINT_URL_S3 for S3-compatible stores.
+    """
+
+    uri: str = Field(description="Lake root: an absolute local folder, or s3://bucket/prefix.")
+    s3_endpoint_url: str | None = Field(default=None, description="S3 endpoint, e.g. http://127.0.0.1:9000.")
+    s3_region: str | None = Field(default=None, description="S3 region (AWS_REGION).")
+    land_non_consented: bool = Field(
+        default=False,
+        description="Also land traces without consent, under consent=false. They never reach the Iceberg "
+        "table's consented reads, scoring or a dataset either way.",
+    )
+    max_field_bytes: int = Field(
+        default=1 << 20,
+        gt=0,
+        description="A trace whose input, output, metadata or other text field is larger is rejected.",
+    )
+    max_rows_per_file: int = Field(default=1_000_000, gt=0, description="Rows per Parquet file at most.")
+
+    _filesystem: pafs.FileSystem | None = PrivateAttr(default=None)
+    _root: str | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context) -> None:
+        self._filesystem, self._root = self._open()
+
+    def _open(self) -> tuple[pafs.FileSystem, str]:
+        parsed = urlparse(self.uri)
+        if parsed.scheme == "s3":
+            if not parsed.netloc:
+                raise ValueError(f"TRACE_LAKE_URI {self.uri!r} names no bucket: use s3://bucket/prefix")
+            options = {"region": self.s3_region or "us-east-1"}
+            if self.s3_endpoint_url:
+                endpoint = urlparse(self.s3_endpoint_url)
+                options.update(endpoint_override=endpoint.netloc or endpoint.path, scheme=endpoint.scheme or "https")
+            return pafs.S3FileSystem(**options), f"{parsed.netloc}{parsed.path}".rstrip("/")
+        if parsed.scheme in ("", "file"):
+            root = Path(parsed.path if parsed.scheme else self.uri).expanduser().resolve()
+            return pafs.LocalFileSystem(), str(root)
+        raise ValueError(f"TRACE_LAKE_URI {self.uri!r}: only local folders and s3:// are supported")
+
+    @property
+    def filesystem(self) -> pafs.FileSystem:
+        if self._filesystem is None:
+            self._filesystem, self._root = self._open()
+        return self._filesystem
+
+    @property
+    def root(self) -> str:
+        if self._root is None:
+            self._filesystem, self._root = self._open()
+        return self._root
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.filesystem, pafs.LocalFileSystem)
+
+    @property
+    def traces_root(self) -> str:
+        return f"{self.root}/{TRACES_PREFIX}"
+
+    def location(self, path: str) -> str:
+        """`path` inside the lake as a user would type it (s3://... or a local path)."""
+        return path if self.is_local else f"s3://{path}"
+
+    def replace_traces_day(self, day: date, landed_batches) -> DayFiles:
+        return replace_day(
+            self.filesystem, self.traces_root, day, landed_batches, FileLayout(max_rows_per_file=self.max_rows_per_file)
+        )
+
+    def traces_day(self, day: date) -> ds.Dataset:
+        return read_day(self.filesystem, self.traces_root, day)
