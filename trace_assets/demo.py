@@ -24,7 +24,6 @@ def main() -> int:
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             instance=instance,
-            resources=None,
             tags={
                 "dagster/asset_partition_range_start": SAMPLE_DAYS[0],
                 "dagster/asset_partition_range_end": SAMPLE_DAYS[-1],
@@ -41,25 +40,29 @@ def main() -> int:
 def print_summary(defs: dg.Definitions, result) -> None:
     lake = defs.resources["trace_lake"]
     iceberg = defs.resources["iceberg"]
-    print(f"\nRun {result.run_id} landed {', '.join(SAMPLE_DAYS)} (UTC days).\n")
+    print(f"\nRun {result.run_id} landed the sample days {', '.join(SAMPLE_DAYS)} (UTC).")
+    shown = set()
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
+        name = materialization.asset_key.to_user_string()
+        if name in shown:  # one event per day of the range, all with the range's metadata
+            continue
+        shown.add(name)
         metadata = materialization.metadata
-        print(f"== {materialization.asset_key.to_user_string()}")
+        print(f"\n== {name}: {metadata['dagster/row_count'].value} rows")
         print(metadata["rows_by_day_model_consent"].value)
         if "rows_rejected" in metadata:
-            print(
-                f"rejected: {metadata['rows_rejected'].value} {metadata['rejections'].value}; "
-                f"without consent, not landed: {metadata['without_consent_not_landed'].value}"
-            )
-        print()
+            print(f"\nwithout consent, not landed: {metadata['without_consent_not_landed'].value}")
+            print(f"rejected: {metadata['rows_rejected'].value}")
+            for reason, detail in metadata["rejections"].value.items():
+                print(f"  {reason}: {detail['rows']} (e.g. {', '.join(detail['sample_ids'])})")
     table = iceberg.catalog().load_table("training_data.langfuse_traces")
     scanned = table.scan(selected_fields=("consent",)).to_arrow()
     consented = pc.sum(scanned.column("consent").cast(pa.int64())).as_py() or 0
-    print(f"Parquet lake:  {lake.location(lake.traces_root)}/date=YYYY-MM-DD/model=.../consent=.../part-N.parquet")
+    print(f"\nParquet lake:  {lake.location(lake.traces_root)}/date=YYYY-MM-DD/model=.../consent=.../part-N.parquet")
     print(f"Iceberg table: training_data.langfuse_traces at {table.location()}")
     print(f"               {scanned.num_rows} rows ({consented} with consent), snapshot {table.current_snapshot().snapshot_id}")
-    print(f"Runs are in DAGSTER_HOME={os.environ['DAGSTER_HOME']}: `make ui` (dagster dev) shows them.")
+    print(f"Runs are recorded in DAGSTER_HOME={os.environ['DAGSTER_HOME']}: `make ui` shows them in the Dagster UI.")
 
 
 if __name__ == "__main__":

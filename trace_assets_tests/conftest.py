@@ -1,6 +1,7 @@
 import os
 
 import boto3
+import psycopg
 import pytest
 from moto.server import ThreadedMotoServer
 
@@ -8,7 +9,7 @@ from trace_assets.io_managers.iceberg_window_io_manager import IcebergWindowIOMa
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.postgres_source import PostgresTraceSource
 from trace_assets.resources.trace_lake import TraceLake
-from trace_assets_tests.langfuse_db import create_scratch_database, create_traces_table, drop_database
+from trace_assets_tests.langfuse_db import TracesTable, create_scratch_database, create_traces_table, drop_database
 
 # The PostgreSQL server the tests create their scratch databases on (trust auth on these machines).
 ADMIN_DATABASE_URL = os.environ.get("TRACE_ASSETS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -45,13 +46,15 @@ def source_for():
 
 @pytest.fixture
 def local_resources(tmp_path):
-    """Resources on a lake folder and a SQLite Iceberg catalog under tmp_path, for a given source."""
+    """Resources on a lake folder (tmp_path/lake unless `lake` is given) with a SQLite Iceberg
+    catalog inside it, for a given source."""
 
-    def build(source, **lake_settings) -> dict:
-        warehouse = IcebergWarehouse(local_fallback_dir=str(tmp_path / "lake" / "iceberg"))
+    def build(source, lake=None, **lake_settings) -> dict:
+        lake = lake or tmp_path / "lake"
+        warehouse = IcebergWarehouse(local_fallback_dir=str(lake / "iceberg"))
         return {
             "trace_source": source,
-            "trace_lake": TraceLake(uri=str(tmp_path / "lake"), **lake_settings),
+            "trace_lake": TraceLake(uri=str(lake), **lake_settings),
             "iceberg": warehouse,
             "iceberg_io_manager": IcebergWindowIOManager(warehouse=warehouse),
         }
@@ -79,3 +82,33 @@ def s3_bucket(s3_endpoint, monkeypatch, request):
     name = f"lake-{request.node.name.lower().replace('_', '-')[:40]}"
     boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture
+def langfuse_database():
+    """A database shaped like the seed's: a `traces` table under its default name."""
+    url = create_scratch_database(ADMIN_DATABASE_URL)
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(
+            "CREATE TABLE traces (id UUID PRIMARY KEY, timestamp TIMESTAMP, user_id TEXT, session_id TEXT, "
+            "input TEXT, output TEXT, model TEXT, latency_ms INT, token_count INT, metadata JSONB, "
+            "user_consent BOOLEAN)"
+        )
+    yield TracesTable(url, "traces")
+    drop_database(ADMIN_DATABASE_URL, url)
+
+
+@pytest.fixture
+def iceberg_catalog_on_s3(s3_bucket, s3_endpoint, monkeypatch, tmp_path):
+    """pyiceberg's own configuration: a SQL catalog whose warehouse is in the S3 bucket."""
+    settings = {
+        "URI": f"sqlite:///{tmp_path / 'catalog.db'}",
+        "WAREHOUSE": f"s3://{s3_bucket}/warehouse",
+        "S3__ENDPOINT": s3_endpoint,
+        "S3__ACCESS_KEY_ID": "test-key",
+        "S3__SECRET_ACCESS_KEY": "test-secret",
+        "S3__REGION": "us-east-1",
+    }
+    for key, value in settings.items():
+        monkeypatch.setenv(f"PYICEBERG_CATALOG__DEFAULT__{key}", value)
+    return settings

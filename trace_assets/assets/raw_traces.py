@@ -38,6 +38,11 @@ def raw_traces(context: dg.AssetExecutionContext, trace_source: TraceSource, tra
     `{lake}/langfuse-traces/date=YYYY-MM-DD/model=<model>/consent=<bool>/part-N.parquet`.
     Each day is replaced whole; rejected rows are counted and named, never dropped silently."""
     window = context.partition_time_window
+    untimed = RejectionLog()
+    count, sample_ids = trace_source.rows_without_timestamp(consented_only=not trace_lake.land_non_consented)
+    if count:
+        untimed.add_many("missing_timestamp", count, sample_ids)
+        context.log.warning(f"the source holds {count} traces with a NULL timestamp, in no day: {untimed.describe()}")
     landings = []
     for day in days_in(window):
         landing = land_day(trace_source, trace_lake, day)
@@ -48,7 +53,7 @@ def raw_traces(context: dg.AssetExecutionContext, trace_source: TraceSource, tra
         if landing.rejections.total:
             context.log.warning(f"{day}: rejected {landing.rejections.total} rows: {landing.rejections.describe()}")
         landings.append(landing)
-    return dg.MaterializeResult(metadata=landing_metadata(window, landings, trace_lake))
+    return dg.MaterializeResult(metadata=landing_metadata(window, landings, untimed, trace_lake))
 
 
 def land_day(source: TraceSource, lake: TraceLake, day: date) -> DayLanding:
@@ -76,9 +81,10 @@ def land_day(source: TraceSource, lake: TraceLake, day: date) -> DayLanding:
     return DayLanding(day, files, rows, rejections, not_landed)
 
 
-def landing_metadata(window: dg.TimeWindow, landings: list[DayLanding], lake: TraceLake) -> dict:
+def landing_metadata(window: dg.TimeWindow, landings: list[DayLanding], untimed: RejectionLog, lake: TraceLake) -> dict:
     rows = Counter()
     rejections = RejectionLog()
+    rejections.merge(untimed)
     for landing in landings:
         rows.update({(landing.day, model, consent): n for (model, consent), n in landing.rows_by_model_consent.items()})
         rejections.merge(landing.rejections)

@@ -21,7 +21,13 @@ class RejectionLog:
         self.counts[reason] += 1
         samples = self.sample_ids[reason]
         if len(samples) < SAMPLE_IDS_PER_REASON:
-            samples.append(trace_id if trace_id else f"<no id: source row {row_number}>")
+            samples.append(trace_id if trace_id else f"<no id: row {row_number + 1} of the day>")
+
+    def add_many(self, reason: str, count: int, sample_ids: list[str | None]) -> None:
+        """Rows counted elsewhere (in the database), with a few of their ids."""
+        self.counts[reason] += count
+        for trace_id in sample_ids[: SAMPLE_IDS_PER_REASON - len(self.sample_ids[reason])]:
+            self.sample_ids[reason].append(trace_id if trace_id else "<no id>")
 
     @property
     def total(self) -> int:

@@ -28,11 +28,10 @@ class DuckDBTraceSource(TraceSource):
             )
             yield from reader
 
-    def count_without_consent(self, start: datetime, end: datetime) -> dict[str | None, int]:
+    def _fetch_small(self, query: str, parameters: list) -> list[dict]:
         with self.duckdb.get_connection() as connection:
             self._prepare(connection)
-            rows = connection.execute(self.count_without_consent_sql(), [start, end]).fetchall()
-        return {model: count for model, count in rows}
+            return connection.execute(query, parameters).to_arrow_table().to_pylist()
 
     def _prepare(self, connection) -> None:
         connection.execute("SET TimeZone = 'UTC'")

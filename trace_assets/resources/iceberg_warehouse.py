@@ -48,8 +48,10 @@ class IcebergWarehouse(dg.ConfigurableResource):
     )
 
     def catalog(self) -> Catalog:
-        if Config().get_catalog_config(self.catalog_name):
-            return load_catalog(self.catalog_name)
+        # Read pyiceberg's configuration now: its module-level copy was read at import time.
+        configured = Config().get_catalog_config(self.catalog_name)
+        if configured:
+            return load_catalog(self.catalog_name, **configured)
         if self.local_fallback_dir is None:
             name = self.catalog_name.upper()
             raise MissingCatalogError(

@@ -42,12 +42,12 @@ class PostgresTraceSource(TraceSource):
                     yield from rows.to_batches()
             connection.rollback()
 
-    def count_without_consent(self, start: datetime, end: datetime) -> dict[str | None, int]:
+    def _fetch_small(self, query: str, parameters: list) -> list[dict]:
         with self._connect() as connection, connection.cursor() as cursor:
-            cursor.execute(self.count_without_consent_sql(), parameters=(start, end))
-            counts = cursor.fetch_arrow_table().to_pylist()
+            cursor.execute(query, parameters=tuple(parameters))
+            rows = cursor.fetch_arrow_table().to_pylist()
             connection.rollback()
-        return {row["model"]: row["traces"] for row in counts}
+        return rows
 
     def _connect(self):
         connection = adbc_postgres.connect(self.database_url)

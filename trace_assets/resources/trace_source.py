@@ -81,8 +81,30 @@ class TraceSource(dg.ConfigurableResource, ABC):
         `consented_only`, rows without consent (false or NULL) are not read at all."""
 
     @abstractmethod
+    def _fetch_small(self, query: str, parameters: list) -> list[dict]:
+        """Rows of a small parameterised query ($1, $2, ... placeholders)."""
+
     def count_without_consent(self, start: datetime, end: datetime) -> dict[str | None, int]:
         """Traces of the window without consent, by model, counted in the database."""
+        rows = self._fetch_small(self.count_without_consent_sql(), [start, end])
+        return {row["model"]: row["traces"] for row in rows}
+
+    def rows_without_timestamp(self, consented_only: bool, samples: int = 5) -> tuple[int, list[str | None]]:
+        """Traces whose timestamp is NULL: no day's window can hold them, so each run reports
+        them (their count and a few ids) instead of leaving them out silently."""
+        timestamp, output, consent = self._column("timestamp"), self._column("output"), self._column("user_consent")
+        where = (
+            f"FROM {quote_identifier(self.table)} WHERE {timestamp} IS NULL AND {output} IS NOT NULL "
+            f"AND (CAST($1 AS boolean) OR COALESCE({consent}, false))"
+        )
+        count = self._fetch_small(f"SELECT count(*) AS traces {where}", [not consented_only])[0]["traces"]
+        if not count:
+            return 0, []
+        ids = self._fetch_small(
+            f"SELECT CAST({self._column('id')} AS text) AS id {where} LIMIT CAST($2 AS integer)",
+            [not consented_only, samples],
+        )
+        return count, [row["id"] for row in ids]
 
     def _column(self, name: str) -> str:
         return quote_identifier(self.columns.get(name, name))

@@ -7,8 +7,8 @@ Three UTC days (2026-04-18..20, the seed's example date first) of traces shaped 
 questions with retrieved contexts, answers that are good, partly wrong, off-topic or refusals,
 a feedback_score on some, about 20% without consent (false or NULL), and edge rows: exactly at
 UTC midnight, a microsecond before it, an empty output, a NULL output (the source query leaves it
-out), a 40 KB input, NULL metadata, and two rows the landing gate must reject (no id; metadata
-that is not an object). From the third day on, metadata carries a new key, `app_version`.
+out), a 40 KB input, NULL metadata, and three rows the landing gate must reject (no id; no
+timestamp; metadata that is not an object). From the third day on, metadata carries a new key, `app_version`.
 """
 
 import gzip
@@ -89,8 +89,8 @@ def generate_sample_traces(seed: int = 20260418) -> list[dict]:
             traces.append(just_before)
 
     second_day = datetime.fromisoformat(SAMPLE_DAYS[1])
-    edge_rows = [_trace(rng, second_day + timedelta(hours=hour), 1) for hour in range(9, 15)]
-    empty_output, null_output, long_input, no_metadata, no_id, array_metadata = edge_rows
+    edge_rows = [_trace(rng, second_day + timedelta(hours=hour), 1) for hour in range(9, 16)]
+    empty_output, null_output, long_input, no_metadata, no_id, array_metadata, no_timestamp = edge_rows
     empty_output["output"] = ""
     null_output["output"] = None
     long_input["input"] = (
@@ -101,10 +101,11 @@ def generate_sample_traces(seed: int = 20260418) -> list[dict]:
     no_metadata["metadata"] = None
     no_id["id"] = None
     array_metadata["metadata"] = ["legacy", "metadata", "array"]
+    no_timestamp["timestamp"] = None
     for row in edge_rows:
         row["user_consent"] = True
     traces.extend(edge_rows)
-    return sorted(traces, key=lambda row: row["timestamp"])
+    return sorted(traces, key=lambda row: row["timestamp"] or "")
 
 
 def sample_traces_bytes(traces: list[dict]) -> bytes:
