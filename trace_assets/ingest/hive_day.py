@@ -4,6 +4,7 @@ Layout: `{root}/date=YYYY-MM-DD/model=<model>/consent=<bool>/part-N.parquet` (sn
 values are URI-escaped (`Qwen/Qwen3-4B` -> `model=Qwen%2FQwen3-4B`), as pyarrow, DuckDB, Spark and
 Athena expect, and a null model is Hive's `__HIVE_DEFAULT_PARTITION__`.
 
+Rows are written as they arrive, one open file per model/consent folder, a row group at a time.
 A day is written to `{root}/_staging/date=.../<token>/` first (readers skip `_` folders), then
 committed: the old day is deleted and the staged files moved in. A crash while writing leaves the
 old day untouched; a crash while committing leaves part of the new day and no duplicate rows;
@@ -14,22 +15,32 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from urllib.parse import quote
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from trace_assets.traces_schema import LAKE_PARTITION_SCHEMA, LANDED_TRACE_SCHEMA
 
 LAKE_PARTITIONING = ds.partitioning(LAKE_PARTITION_SCHEMA, flavor="hive")
+PARTITION_COLUMNS = tuple(LAKE_PARTITION_SCHEMA.names)
+# What each file holds: the landed columns but the partition columns, which are in the path.
+FILE_SCHEMA = pa.schema([f for f in LANDED_TRACE_SCHEMA if f.name not in PARTITION_COLUMNS])
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 
 
 @dataclass(frozen=True)
 class FileLayout:
-    """How a day is cut into files and row groups."""
+    """How a day is cut into files and row groups. A row group is written once a partition has
+    `rows_per_group` rows or `bytes_per_group` bytes pending, so memory is bounded by the number
+    of partitions times `bytes_per_group`, whatever the size of the day."""
 
     max_rows_per_file: int = 1_000_000
-    rows_per_group: int = 64 * 1024
+    rows_per_group: int = 128 * 1024
+    bytes_per_group: int = 32 << 20
 
 
 @dataclass
@@ -46,6 +57,12 @@ def day_dir(root: str, day: date) -> str:
     return f"{root}/date={day.isoformat()}"
 
 
+def partition_dir(model: str | None, consent: bool) -> str:
+    """`model=<escaped model>/consent=<bool>`, escaped the way pyarrow and DuckDB decode it."""
+    model_value = HIVE_NULL if model is None else quote(model, safe="")
+    return f"model={model_value}/consent={str(consent).lower()}"
+
+
 def replace_day(
     fs: pafs.FileSystem,
     root: str,
@@ -57,27 +74,21 @@ def replace_day(
     staging_root = f"{root}/_staging/date={day.isoformat()}"
     _delete_dir(fs, staging_root)
     staging = f"{staging_root}/{uuid.uuid4().hex}"
+    partitions: dict[tuple, _PartitionFiles] = {}
+    try:
+        for batch in landed_batches:
+            for key, rows in _split_by_partition(batch):
+                if key not in partitions:
+                    partitions[key] = _PartitionFiles(fs, staging, partition_dir(*key), layout)
+                partitions[key].add(rows)
+    finally:
+        for files in partitions.values():
+            files.close()
     written = DayFiles(day)
-
-    def visit(written_file) -> None:
-        written.paths.append(written_file.path[len(staging) + 1 :])
-        written.bytes += written_file.size
-        written.rows += written_file.metadata.num_rows
-
-    ds.write_dataset(
-        pa.RecordBatchReader.from_batches(LANDED_TRACE_SCHEMA, iter(landed_batches)),
-        staging,
-        format="parquet",
-        filesystem=fs,
-        partitioning=LAKE_PARTITIONING,
-        basename_template="part-{i}.parquet",
-        file_options=ds.ParquetFileFormat().make_write_options(compression="snappy"),
-        max_rows_per_file=layout.max_rows_per_file,
-        min_rows_per_group=layout.rows_per_group,
-        max_rows_per_group=layout.rows_per_group,
-        existing_data_behavior="overwrite_or_ignore",
-        file_visitor=visit,
-    )
+    for files in partitions.values():
+        written.paths.extend(files.paths)
+        written.bytes += files.bytes
+        written.rows += files.rows
 
     target = day_dir(root, day)
     _delete_dir(fs, target)
@@ -88,6 +99,73 @@ def replace_day(
     _delete_dir(fs, staging_root)
     written.paths.sort()
     return written
+
+
+class _PartitionFiles:
+    """The part-N.parquet files of one model/consent folder, written as rows arrive."""
+
+    def __init__(self, fs: pafs.FileSystem, staging: str, folder: str, layout: FileLayout):
+        self.fs, self.staging, self.folder, self.layout = fs, staging, folder, layout
+        self.pending: list[pa.Table] = []
+        self.pending_rows = self.pending_bytes = 0
+        self.paths: list[str] = []
+        self.rows = self.bytes = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._file_rows = 0
+
+    def add(self, rows: pa.Table) -> None:
+        self.pending.append(rows)
+        self.pending_rows += rows.num_rows
+        self.pending_bytes += rows.nbytes
+        if self.pending_rows >= self.layout.rows_per_group or self.pending_bytes >= self.layout.bytes_per_group:
+            self._flush()
+
+    def close(self) -> None:
+        self._flush()
+        self._close_file()
+
+    def _flush(self) -> None:
+        if not self.pending_rows:
+            return
+        group = pa.concat_tables(self.pending)
+        self.pending, self.pending_rows, self.pending_bytes = [], 0, 0
+        while group.num_rows:
+            if self._writer is None or self._file_rows >= self.layout.max_rows_per_file:
+                self._open_file()
+            take = min(group.num_rows, self.layout.max_rows_per_file - self._file_rows)
+            self._writer.write_table(group.slice(0, take), row_group_size=take)
+            self._file_rows += take
+            self.rows += take
+            group = group.slice(take)
+
+    def _open_file(self) -> None:
+        self._close_file()
+        relative = f"{self.folder}/part-{len(self.paths)}.parquet"
+        self.fs.create_dir(f"{self.staging}/{self.folder}", recursive=True)
+        self._writer = pq.ParquetWriter(
+            f"{self.staging}/{relative}", FILE_SCHEMA, filesystem=self.fs, compression="snappy"
+        )
+        self.paths.append(relative)
+        self._file_rows = 0
+
+    def _close_file(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+            self.bytes += self.fs.get_file_info(f"{self.staging}/{self.paths[-1]}").size
+
+
+def _split_by_partition(batch: pa.RecordBatch):
+    """(model, consent) and that partition's rows, without the partition columns."""
+    if batch.num_rows == 0:
+        return
+    table = pa.Table.from_batches([batch])
+    keys = table.group_by(["model", "consent"]).aggregate([]).to_pylist()
+    for key in keys:
+        model, consent = key["model"], key["consent"]
+        same_model = pc.is_null(table["model"]) if model is None else pc.equal(table["model"], model)
+        mask = pc.and_(pc.fill_null(same_model, False), pc.equal(table["consent"], consent))
+        yield (model, consent), table.filter(mask).drop_columns(list(PARTITION_COLUMNS))
 
 
 def read_day(fs: pafs.FileSystem, root: str, day: date) -> ds.Dataset:
