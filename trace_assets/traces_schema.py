@@ -2,6 +2,7 @@
 and what the Iceberg table `training_data.langfuse_traces` holds."""
 
 import pyarrow as pa
+from pyiceberg.io.pyarrow import schema_to_pyarrow
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.transforms import DayTransform, IdentityTransform
@@ -33,26 +34,6 @@ SOURCE_COLUMNS = (
 # Free-text columns whose bytes are checked for valid UTF-8 and size on landing.
 TEXT_COLUMNS = ("id", "user_id", "session_id", "input", "output", "model", "metadata")
 
-# A landed trace. `consent` is never null (a NULL user_consent is no consent); `metadata_json`
-# is the source's metadata object as JSON text, unchanged; `contexts` are the retrieved RAG
-# contexts lifted out of it (null when the trace recorded none).
-LANDED_TRACE_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("timestamp", pa.timestamp("us", tz="UTC"), nullable=False),
-        pa.field("user_id", pa.string()),
-        pa.field("session_id", pa.string()),
-        pa.field("input", pa.string()),
-        pa.field("output", pa.string()),
-        pa.field("model", pa.string()),
-        pa.field("latency_ms", pa.int64()),
-        pa.field("token_count", pa.int64()),
-        pa.field("consent", pa.bool_(), nullable=False),
-        pa.field("metadata_json", pa.string()),
-        pa.field("contexts", pa.list_(pa.string())),
-    ]
-)
-
 # The hive partition columns below `date=YYYY-MM-DD/` in the lake (not stored inside the files).
 LAKE_PARTITION_SCHEMA = pa.schema([pa.field("model", pa.string()), pa.field("consent", pa.bool_())])
 
@@ -76,6 +57,12 @@ TRACES_ICEBERG_SCHEMA = Schema(
     NestedField(11, "metadata_json", StringType(), required=False),
     NestedField(12, "contexts", ListType(13, StringType(), element_required=False), required=False),
 )
+
+# A landed trace, in the lake's Parquet files and in the table (which adds the `metadata` struct).
+# `consent` is never null (a NULL user_consent is no consent); `metadata_json` is the source's
+# metadata object as JSON text, unchanged; `contexts` are the retrieved RAG contexts lifted out of
+# it (null when the trace recorded none).
+LANDED_TRACE_SCHEMA = schema_to_pyarrow(TRACES_ICEBERG_SCHEMA, include_field_ids=False)
 
 TRACES_PARTITION_SPEC = PartitionSpec(
     PartitionField(source_id=2, field_id=1000, transform=DayTransform(), name="timestamp_day"),

@@ -1,7 +1,6 @@
 import os
 
 import boto3
-import psycopg
 import pytest
 from moto.server import ThreadedMotoServer
 
@@ -9,7 +8,7 @@ from trace_assets.io_managers.iceberg_window_io_manager import IcebergWindowIOMa
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.postgres_source import PostgresTraceSource
 from trace_assets.resources.trace_lake import TraceLake
-from trace_assets_tests.langfuse_db import TracesTable, create_scratch_database, create_traces_table, drop_database
+from trace_assets_tests.langfuse_db import create_scratch_database, create_traces_table, drop_database
 
 # The PostgreSQL server the tests create their scratch databases on (trust auth on these machines).
 ADMIN_DATABASE_URL = os.environ.get("TRACE_ASSETS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -88,13 +87,7 @@ def s3_bucket(s3_endpoint, monkeypatch, request):
 def langfuse_database():
     """A database shaped like the seed's: a `traces` table under its default name."""
     url = create_scratch_database(ADMIN_DATABASE_URL)
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(
-            "CREATE TABLE traces (id UUID PRIMARY KEY, timestamp TIMESTAMP, user_id TEXT, session_id TEXT, "
-            "input TEXT, output TEXT, model TEXT, latency_ms INT, token_count INT, metadata JSONB, "
-            "user_consent BOOLEAN)"
-        )
-    yield TracesTable(url, "traces")
+    yield create_traces_table(url, name="traces")
     drop_database(ADMIN_DATABASE_URL, url)
 
 

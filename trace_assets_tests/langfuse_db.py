@@ -67,8 +67,9 @@ class TracesTable:
             return cursor.fetchall() if cursor.description else []
 
 
-def create_traces_table(database_url: str, strict: bool = True) -> TracesTable:
-    name = f"traces_{uuid.uuid4().hex[:10]}"
+def create_traces_table(database_url: str, strict: bool = True, name: str | None = None) -> TracesTable:
+    """The seed's table under `name` (default: a fresh unique name)."""
+    name = name or f"traces_{uuid.uuid4().hex[:10]}"
     ddl = sql.SQL(
         "CREATE TABLE {} (" + (_STRICT_ID if strict else _LOOSE_ID) + ", timestamp TIMESTAMP, user_id TEXT, "
         "session_id TEXT, input TEXT, output TEXT, model TEXT, latency_ms INT, token_count INT, "

@@ -85,20 +85,16 @@ def clean_batch(
     contexts = _contexts_from_metadata(survivors.column("metadata"), verdicts)
     _record(survivors, verdicts, rejections, survivor_rows)
 
+    derived = {
+        "timestamp": timestamps,
+        "consent": pc.fill_null(survivors.column("user_consent").cast(pa.bool_()), False),
+        "metadata_json": survivors.column("metadata"),
+        "contexts": pa.array(contexts),
+    }
     landed = pa.RecordBatch.from_arrays(
         [
-            _text(survivors, "id"),
-            timestamps,
-            _text(survivors, "user_id"),
-            _text(survivors, "session_id"),
-            _text(survivors, "input"),
-            _text(survivors, "output"),
-            _text(survivors, "model"),
-            survivors.column("latency_ms").cast(pa.int64()),
-            survivors.column("token_count").cast(pa.int64()),
-            pc.fill_null(survivors.column("user_consent").cast(pa.bool_()), False),
-            _text(survivors, "metadata"),
-            pa.array(contexts, type=pa.list_(pa.string())),
+            (derived[field.name] if field.name in derived else survivors.column(field.name)).cast(field.type)
+            for field in LANDED_TRACE_SCHEMA
         ],
         schema=LANDED_TRACE_SCHEMA,
     )
@@ -145,10 +141,6 @@ def _is_utf8(value: bytes) -> bool:
         return True
     except UnicodeDecodeError:
         return False
-
-
-def _text(batch: pa.RecordBatch, name: str) -> pa.Array:
-    return batch.column(name).cast(pa.string())
 
 
 def _contexts_from_metadata(metadata: pa.Array, verdicts: _Verdicts) -> list:
