@@ -9,6 +9,7 @@ from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.postgres_source import PostgresTraceSource
 from trace_assets.resources.trace_lake import TraceLake
 from trace_assets_tests.langfuse_db import create_scratch_database, create_traces_table, drop_database
+from trace_assets_tests.openai_server import OpenAIServer
 
 # The PostgreSQL server the tests create their scratch databases on (trust auth on these machines).
 ADMIN_DATABASE_URL = os.environ.get("TRACE_ASSETS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -105,3 +106,17 @@ def iceberg_catalog_on_s3(s3_bucket, s3_endpoint, monkeypatch, tmp_path):
     for key, value in settings.items():
         monkeypatch.setenv(f"PYICEBERG_CATALOG__DEFAULT__{key}", value)
     return settings
+
+
+@pytest.fixture
+def openai_server():
+    """Start loopback OpenAI-compatible servers scripted by the test; stopped afterwards."""
+    servers = []
+
+    def start(script) -> OpenAIServer:
+        servers.append(OpenAIServer(script))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -1,0 +1,136 @@
+"""JudgeResource: the LLM-as-a-judge fleet (a Qwen3 model served by vLLM on KServe, behind an
+OpenAI-compatible API), scored concurrently with bounded concurrency."""
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import dagster as dg
+import openai
+from pydantic import Field
+
+from trace_assets.scoring.judge_prompt import SEED_JUDGE_PROMPT, VERDICT_SCHEMA, prompt_version
+from trace_assets.scoring.judge_verdict import VerdictError, parse_verdict
+
+
+@dataclass(frozen=True)
+class JudgeRequest:
+    question: str
+    answer: str
+
+
+@dataclass
+class JudgeVerdict:
+    """One trace's judgement: a score in [0, 1], or no score and the error that prevented it."""
+
+    score: float | None
+    reasoning: str | None
+    error: str | None
+    error_kind: str | None
+    tokens_in: int
+    tokens_out: int
+    latency_ms: float
+
+
+class JudgeResource(dg.ConfigurableResource):
+    """The judge endpoint (JUDGE_BASE_URL, JUDGE_MODEL, JUDGE_API_KEY).
+
+    Retries are the openai client's own: 429 (honouring Retry-After), 408/409, 5xx, timeouts and
+    dropped connections, with exponential backoff and jitter, up to `max_retries` times; when they
+    are exhausted the trace gets no score and the error."""
+
+    base_url: str = Field(description="OpenAI-compatible base URL, e.g. http://reward-labeler-qwen3.training-pipeline.svc.cluster.local/openai/v1.")
+    model: str = Field(default="qwen3-judge", description="Served model name.")
+    api_key: str | None = Field(default=None, description="Bearer token, when the endpoint wants one.")
+    max_concurrency: int = Field(default=64, gt=0, description="Requests in flight at most.")
+    request_timeout_s: float = Field(default=60.0, gt=0, description="Seconds before one request is abandoned.")
+    max_retries: int = Field(default=4, ge=0, description="Retries per request after the first attempt.")
+    temperature: float = Field(default=0.1, description="The seed's 0.1.")
+    max_tokens: int = Field(default=200, gt=0, description="The seed's 200.")
+    disable_thinking: bool = Field(
+        default=True, description="Ask Qwen3 not to think (chat_template_kwargs.enable_thinking=false)."
+    )
+    prompt_template: str = Field(default=SEED_JUDGE_PROMPT, description="With {question} and {answer}.")
+
+    @property
+    def prompt_version(self) -> str:
+        return prompt_version(self.prompt_template)
+
+    def judge(
+        self, requests: Sequence[JudgeRequest], on_progress: Callable[[int, int], None] | None = None
+    ) -> list[JudgeVerdict]:
+        """Verdicts in the order of `requests`. `on_progress(done, total)` is called as they finish."""
+        return asyncio.run(self._judge_all(list(requests), on_progress))
+
+    async def _judge_all(self, requests: list[JudgeRequest], on_progress) -> list[JudgeVerdict]:
+        verdicts: list[JudgeVerdict | None] = [None] * len(requests)
+        positions = iter(range(len(requests)))
+        done = 0
+        async with openai.AsyncOpenAI(
+            base_url=self.base_url,
+            api_key=self.api_key or "not-needed",
+            timeout=self.request_timeout_s,
+            max_retries=self.max_retries,
+        ) as client:
+
+            async def worker() -> None:
+                nonlocal done
+                for position in positions:
+                    verdicts[position] = await self._judge_one(client, requests[position])
+                    done += 1
+                    if on_progress is not None:
+                        on_progress(done, len(requests))
+
+            await asyncio.gather(*(worker() for _ in range(min(self.max_concurrency, len(requests)))))
+        return verdicts
+
+    async def _judge_one(self, client: openai.AsyncOpenAI, request: JudgeRequest) -> JudgeVerdict:
+        started = time.perf_counter()
+        extra_body = {"chat_template_kwargs": {"enable_thinking": False}} if self.disable_thinking else None
+        try:
+            response = await client.chat.completions.create(
+                model=self.model,
+                messages=[
+                    {
+                        "role": "user",
+                        "content": self.prompt_template.format(question=request.question, answer=request.answer),
+                    }
+                ],
+                temperature=self.temperature,
+                max_tokens=self.max_tokens,
+                response_format={
+                    "type": "json_schema",
+                    "json_schema": {"name": "judge_verdict", "schema": VERDICT_SCHEMA, "strict": True},
+                },
+                extra_body=extra_body,
+            )
+        except openai.APIError as error:
+            return JudgeVerdict(None, None, _describe(error), _kind(error), 0, 0, _elapsed_ms(started))
+        usage = response.usage
+        tokens_in = usage.prompt_tokens if usage else 0
+        tokens_out = usage.completion_tokens if usage else 0
+        content = response.choices[0].message.content if response.choices else None
+        try:
+            score, reasoning = parse_verdict(content)
+        except VerdictError as error:
+            return JudgeVerdict(None, None, str(error), error.kind, tokens_in, tokens_out, _elapsed_ms(started))
+        return JudgeVerdict(score, reasoning, None, None, tokens_in, tokens_out, _elapsed_ms(started))
+
+
+def _elapsed_ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+def _kind(error: openai.APIError) -> str:
+    if isinstance(error, openai.APITimeoutError):
+        return "timeout"
+    if isinstance(error, openai.APIConnectionError):
+        return "connection_error"
+    if isinstance(error, openai.APIStatusError):
+        return f"http_{error.status_code}"
+    return "api_error"
+
+
+def _describe(error: openai.APIError) -> str:
+    return f"{_kind(error)}: {type(error).__name__}: {str(error)[:300]} (after retries)"

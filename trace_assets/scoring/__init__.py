@@ -1,0 +1,1 @@
+"""Plain functions of scoring (no Dagster): prompts, parsing, hashing, rewards."""
