@@ -19,6 +19,7 @@ from pyiceberg.utils.config import Config
 from trace_assets.io_managers.iceberg_window_io_manager import IcebergWindowIOManager
 from trace_assets.resources.duckdb_source import DuckDBTraceSource
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
+from trace_assets.resources.judge import JudgeResource, UnconfiguredJudge
 from trace_assets.resources.postgres_source import PostgresTraceSource
 from trace_assets.resources.trace_lake import TraceLake
 
@@ -69,6 +70,7 @@ def build_resources(environ: Mapping[str, str]) -> dict:
         else None
     )
     return {
+        "judge": _judge(environ),
         "trace_source": source,
         "trace_lake": lake,
         "iceberg": warehouse,
@@ -76,8 +78,21 @@ def build_resources(environ: Mapping[str, str]) -> dict:
     }
 
 
+def _judge(environ: Mapping[str, str]):
+    if not environ.get("JUDGE_BASE_URL"):
+        return UnconfiguredJudge()
+    settings = {"base_url": environ["JUDGE_BASE_URL"]}
+    if environ.get("JUDGE_MODEL"):
+        settings["model"] = environ["JUDGE_MODEL"]
+    if environ.get("JUDGE_API_KEY"):
+        settings["api_key"] = dg.EnvVar("JUDGE_API_KEY")
+    return JudgeResource(**settings)
+
+
 def _require_prod_settings(environ: Mapping[str, str]) -> None:
     missing = []
+    if not environ.get("JUDGE_BASE_URL"):
+        missing.append("JUDGE_BASE_URL (the judge fleet's OpenAI-compatible URL, e.g. the KServe service)")
     if not environ.get("LANGFUSE_DATABASE_URL"):
         missing.append("LANGFUSE_DATABASE_URL (the Langfuse PostgreSQL database, postgresql://...)")
     if not environ.get("TRACE_LAKE_URI"):

@@ -35,14 +35,19 @@ def test_prod_names_every_missing_setting_at_load():
     with pytest.raises(MissingSettingError) as raised:
         build_resources({"TRACE_ASSETS_ENV": "prod"})
     message = str(raised.value)
-    for setting in ("LANGFUSE_DATABASE_URL", "TRACE_LAKE_URI", "PYICEBERG_CATALOG__DEFAULT__TYPE"):
+    for setting in ("LANGFUSE_DATABASE_URL", "TRACE_LAKE_URI", "PYICEBERG_CATALOG__DEFAULT__TYPE", "JUDGE_BASE_URL"):
         assert setting in message
 
 
 def test_prod_never_falls_back_to_a_local_catalog(monkeypatch):
     monkeypatch.setenv("PYICEBERG_CATALOG__DEFAULT__TYPE", "rest")
     resources = build_resources(
-        {"TRACE_ASSETS_ENV": "prod", "LANGFUSE_DATABASE_URL": "postgresql://db/langfuse", "TRACE_LAKE_URI": "s3://lake"}
+        {
+            "TRACE_ASSETS_ENV": "prod",
+            "LANGFUSE_DATABASE_URL": "postgresql://db/langfuse",
+            "TRACE_LAKE_URI": "s3://lake",
+            "JUDGE_BASE_URL": "http://reward-labeler-qwen3.training-pipeline.svc.cluster.local/openai/v1",
+        }
     )
     assert resources["iceberg"].local_fallback_dir is None
     monkeypatch.delenv("PYICEBERG_CATALOG__DEFAULT__TYPE")

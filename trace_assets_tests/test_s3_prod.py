@@ -27,6 +27,7 @@ def prod_environment(monkeypatch, langfuse_database, bucket):
     monkeypatch.setenv("TRACE_ASSETS_ENV", "prod")
     monkeypatch.setenv("LANGFUSE_DATABASE_URL", langfuse_database.database_url)
     monkeypatch.setenv("TRACE_LAKE_URI", f"s3://{bucket}/training-data-lake")
+    monkeypatch.setenv("JUDGE_BASE_URL", "http://127.0.0.1:9/v1")  # required in prod; not called here
 
 
 def test_prod_lands_parquet_on_s3_and_the_iceberg_table_in_an_s3_warehouse(

@@ -16,3 +16,17 @@ def rows_by_day_model_consent(rows: Counter) -> dg.MetadataValue:
         model_text = str(model).replace("|", "\\|")
         lines.append(f"| {day} | {model_text} | {str(consent).lower()} | {count} |")
     return dg.MetadataValue.md("\n".join(lines))
+
+
+def score_distribution(scores: list[float | None]) -> dg.MetadataValue:
+    """How many traces have a score, their mean, and a ten-bucket histogram of scores in [0, 1]."""
+    present = sorted(score for score in scores if score is not None)
+    buckets = Counter(min(int(score * 10), 9) for score in present)
+    lines = [
+        f"scored: {len(present)} of {len(scores)}; mean: {sum(present) / len(present):.3f}" if present else "no scores",
+        "",
+        "| range | traces |",
+        "|---|---:|",
+    ]
+    lines += [f"| {b / 10:.1f}-{(b + 1) / 10:.1f} | {buckets.get(b, 0)} |" for b in range(10)]
+    return dg.MetadataValue.md("\n".join(lines))

@@ -28,6 +28,12 @@ class IcebergWindowIOManager(dg.ConfigurableIOManager):
     def load_input(self, context: dg.InputContext) -> pa.Table:
         metadata = context.upstream_output.definition_metadata
         window = context.asset_partitions_time_window
-        return self.warehouse.read_window(
+        rows = self.warehouse.read_window(
             metadata[TABLE_METADATA_KEY], metadata[PARTITION_EXPR_METADATA_KEY], window.start, window.end
         )
+        if rows is None:
+            raise FileNotFoundError(
+                f"{metadata[TABLE_METADATA_KEY]} does not exist yet: materialize "
+                f"{context.upstream_output.asset_key.to_user_string()} first"
+            )
+        return rows

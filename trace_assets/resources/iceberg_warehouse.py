@@ -103,11 +103,17 @@ class IcebergWarehouse(dg.ConfigurableResource):
         added = sorted(set(index_by_name(table.schema())) - before)
         return WindowCommit(table.current_snapshot().snapshot_id, rows, files, added)
 
-    def read_window(self, identifier: str, column: str, start: datetime, end: datetime) -> pa.Table:
-        """The consented rows with start <= `column` < end. Rows without consent are never
-        returned: consent is a gate, not a column downstream assets may forget to filter."""
-        table = self.catalog().load_table(identifier)
-        row_filter: BooleanExpression = And(_window_filter(column, start, end), EqualTo("consent", True))
+    def read_window(self, identifier: str, column: str, start: datetime, end: datetime) -> pa.Table | None:
+        """The rows with start <= `column` < end (None when the table does not exist yet). In a
+        table with a `consent` column only rows with consent are returned: consent is a gate, not
+        a column each downstream asset must remember to filter."""
+        catalog = self.catalog()
+        if not catalog.table_exists(identifier):
+            return None
+        table = catalog.load_table(identifier)
+        row_filter: BooleanExpression = _window_filter(column, start, end)
+        if "consent" in {field.name for field in table.schema().fields}:
+            row_filter = And(row_filter, EqualTo("consent", True))
         return table.scan(row_filter=row_filter).to_arrow()
 
 

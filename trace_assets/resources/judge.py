@@ -52,6 +52,12 @@ class JudgeResource(dg.ConfigurableResource):
         default=True, description="Ask Qwen3 not to think (chat_template_kwargs.enable_thinking=false)."
     )
     prompt_template: str = Field(default=SEED_JUDGE_PROMPT, description="With {question} and {answer}.")
+    fleet_nodes: int = Field(default=3, gt=0, description="GPU nodes serving the judge (the seed's 3).")
+    node_hourly_usd: float = Field(default=0.93, ge=0, description="Price of one node-hour (the seed's g6.xlarge).")
+
+    def fleet_cost_usd(self, seconds: float) -> float:
+        """What the fleet costs while a scoring run keeps it busy for `seconds`."""
+        return seconds / 3600 * self.fleet_nodes * self.node_hourly_usd
 
     @property
     def prompt_version(self) -> str:
@@ -134,3 +140,16 @@ def _kind(error: openai.APIError) -> str:
 
 def _describe(error: openai.APIError) -> str:
     return f"{_kind(error)}: {type(error).__name__}: {str(error)[:300]} (after retries)"
+
+
+class UnconfiguredJudge(JudgeResource):
+    """The judge when JUDGE_BASE_URL is not set: scoring stops with a message naming it, rather
+    than scoring with something the run did not ask for."""
+
+    base_url: str = "unset"
+
+    def judge(self, requests, on_progress=None) -> list[JudgeVerdict]:
+        raise RuntimeError(
+            "JUDGE_BASE_URL is not set: point it at an OpenAI-compatible judge endpoint (README.md, "
+            "'Scoring') to materialize judge_scores"
+        )

@@ -1,0 +1,32 @@
+"""The one definition of each score table: what every score row carries (its provenance)."""
+
+from pyiceberg.io.pyarrow import schema_to_pyarrow
+from pyiceberg.partitioning import PartitionField, PartitionSpec
+from pyiceberg.schema import Schema
+from pyiceberg.transforms import DayTransform
+from pyiceberg.types import DoubleType, LongType, NestedField, StringType, TimestamptzType
+
+JUDGE_SCORES_TABLE = "training_data.judge_scores"
+
+# One row per consented trace of the day. `judge_score` is in [0, 1], or null with `error` (the
+# message) and `error_kind` (a short code). `timestamp` is the trace's, so a day's scores live in
+# that day's partition; `content_hash` is what was scored (input, output, contexts).
+JUDGE_SCORES_ICEBERG_SCHEMA = Schema(
+    NestedField(1, "trace_id", StringType(), required=True),
+    NestedField(2, "timestamp", TimestamptzType(), required=True),
+    NestedField(3, "judge_score", DoubleType(), required=False),
+    NestedField(4, "reasoning", StringType(), required=False),
+    NestedField(5, "error", StringType(), required=False),
+    NestedField(6, "error_kind", StringType(), required=False),
+    NestedField(7, "scorer", StringType(), required=True),
+    NestedField(8, "judge_model", StringType(), required=True),
+    NestedField(9, "prompt_version", StringType(), required=True),
+    NestedField(10, "content_hash", StringType(), required=True),
+    NestedField(11, "tokens_in", LongType(), required=True),
+    NestedField(12, "tokens_out", LongType(), required=True),
+    NestedField(13, "latency_ms", DoubleType(), required=True),
+    NestedField(14, "scored_at", TimestamptzType(), required=True),
+)
+JUDGE_SCORES_SCHEMA = schema_to_pyarrow(JUDGE_SCORES_ICEBERG_SCHEMA, include_field_ids=False)
+
+BY_DAY = PartitionSpec(PartitionField(source_id=2, field_id=1000, transform=DayTransform(), name="timestamp_day"))

@@ -1,0 +1,104 @@
+"""judge_scores end to end: PostgreSQL -> lake -> Iceberg -> a loopback judge -> scores table."""
+
+import json
+
+import pytest
+
+from trace_assets.assets.judge_scores import judge_scores
+from trace_assets.resources.judge import JudgeResource
+from trace_assets.score_tables import JUDGE_SCORES_TABLE
+from trace_assets_tests.langfuse_db import trace
+from trace_assets_tests.materialize import INGEST, materialization_metadata, materialize_days
+from trace_assets_tests.openai_server import chat_reply, error_reply
+
+GRAPH = (*INGEST, judge_scores)
+
+
+def scripted_judge(path, body):
+    """Scores by what the answer says: 'good' 0.9, 'partly' 0.5, 'broken' a 500, else 0.1."""
+    prompt = body["messages"][0]["content"]
+    if "broken" in prompt:
+        return error_reply(500)
+    score = 0.9 if "good answer" in prompt else 0.5 if "partly" in prompt else 0.1
+    return chat_reply(json.dumps({"score": score, "reasoning": f"scored {score}"}), 200, 20)
+
+
+@pytest.fixture
+def judged(traces_table, source_for, local_resources, openai_server):
+    server = openai_server(scripted_judge)
+    resources = local_resources(source_for(traces_table), judge=JudgeResource(base_url=server.base_url, max_retries=1))
+    return traces_table, server, resources
+
+
+def stored_scores(resources) -> dict:
+    rows = resources["iceberg"].catalog().load_table(JUDGE_SCORES_TABLE).scan().to_arrow().to_pylist()
+    return {row["trace_id"]: row for row in rows}
+
+
+def test_every_consented_trace_gets_a_score_or_an_error_with_provenance(judged):
+    table, server, resources = judged
+    good, partly, broken = (
+        trace("2026-04-18 01:00:00", output="a good answer"),
+        trace("2026-04-18 02:00:00", output="partly right"),
+        trace("2026-04-18 03:00:00", output="broken"),
+    )
+    private = trace("2026-04-18 04:00:00", consent=False, input="my private question")
+    unknown = trace("2026-04-18 05:00:00", consent=None, input="another private question")
+    table.insert([good, partly, broken, private, unknown])
+
+    result = materialize_days(resources, "2026-04-18", assets=GRAPH)
+
+    scores = stored_scores(resources)
+    assert set(scores) == {good["id"], partly["id"], broken["id"]}
+    assert (scores[good["id"]]["judge_score"], scores[partly["id"]]["judge_score"]) == (0.9, 0.5)
+    assert scores[broken["id"]]["judge_score"] is None and scores[broken["id"]]["error_kind"] == "http_500"
+    row = scores[good["id"]]
+    assert (row["judge_model"], row["scorer"], row["tokens_in"], row["tokens_out"]) == ("qwen3-judge", "llm_judge", 200, 20)
+    assert row["prompt_version"].startswith("judge-") and row["reasoning"] == "scored 0.9"
+    prompts = " ".join(body["messages"][0]["content"] for body in server.chat_requests())
+    assert "private question" not in prompts, "a trace without consent reached the judge"
+
+    metadata = materialization_metadata(result, "judge_scores")
+    assert (metadata["scored"], metadata["reused"], metadata["errors"]) == (3, 0, 1)
+    assert metadata["errors_by_kind"] == {"http_500": 1}
+    assert metadata["tokens_in"] == 400 and metadata["estimated_cost_usd"] >= 0
+
+
+def test_a_rerun_of_an_unchanged_day_makes_no_requests_and_one_when_one_trace_changed(judged):
+    table, server, resources = judged
+    rows = [trace(f"2026-04-18 0{h}:00:00", output="a good answer") for h in range(1, 5)]
+    table.insert(rows)
+    materialize_days(resources, "2026-04-18", assets=GRAPH)
+    first = stored_scores(resources)
+    assert len(server.chat_requests()) == 4
+
+    result = materialize_days(resources, "2026-04-18", assets=GRAPH)
+    assert len(server.chat_requests()) == 4, "an unchanged day is not judged again"
+    assert stored_scores(resources) == first
+    assert materialization_metadata(result, "judge_scores")["reused"] == 4
+
+    table.execute(f"UPDATE \"{table.name}\" SET output = 'partly right now' WHERE id = %s", (rows[2]["id"],))
+    materialize_days(resources, "2026-04-18", assets=GRAPH)
+    assert len(server.chat_requests()) == 5
+    assert stored_scores(resources)[rows[2]["id"]]["judge_score"] == 0.5
+
+
+def test_a_trace_whose_judgement_failed_is_judged_again_on_the_next_run(
+    traces_table, source_for, local_resources, openai_server
+):
+    fleet = {"up": False}
+
+    def script(path, body):
+        return chat_reply('{"score": 0.7, "reasoning": "ok"}') if fleet["up"] else error_reply(503)
+
+    server = openai_server(script)
+    resources = local_resources(source_for(traces_table), judge=JudgeResource(base_url=server.base_url, max_retries=0))
+    unlucky = trace("2026-04-18 01:00:00")
+    traces_table.insert([unlucky])
+    materialize_days(resources, "2026-04-18", assets=GRAPH)
+    assert stored_scores(resources)[unlucky["id"]]["error_kind"] == "http_503"
+
+    fleet["up"] = True
+    materialize_days(resources, "2026-04-18", assets=GRAPH)
+    assert stored_scores(resources)[unlucky["id"]]["judge_score"] == 0.7
+    assert len(server.chat_requests()) == 2
