@@ -1,0 +1,161 @@
+"""RagasResource: ragas 0.4 metrics (faithfulness, answer relevancy, context precision without
+reference) through an OpenAI-compatible LLM and embeddings endpoint."""
+
+import asyncio
+import contextvars
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import version
+
+import dagster as dg
+import httpx
+from pydantic import Field
+
+from trace_assets.scoring.rewards import Reward, ragas_reward
+
+
+@dataclass(frozen=True)
+class RagasRequest:
+    question: str
+    answer: str
+    contexts: list[str] | None
+
+
+@dataclass
+class RagasOutcome:
+    metrics: dict[str, float | None]
+    not_applicable: dict[str, str]
+    errors: dict[str, str]
+    reward: Reward
+    llm_calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    latency_ms: float = 0.0
+
+
+@dataclass
+class _Usage:
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+_USAGE: contextvars.ContextVar[_Usage] = contextvars.ContextVar("ragas_usage")
+
+
+async def _count_usage(response: httpx.Response) -> None:
+    """httpx response hook: adds each LLM reply's token usage to the current trace's counter."""
+    usage = _USAGE.get(None)
+    if usage is None or not response.url.path.endswith("/chat/completions") or response.status_code != 200:
+        return
+    await response.aread()
+    reported = json.loads(response.content).get("usage") or {}
+    usage.calls += 1
+    usage.tokens_in += reported.get("prompt_tokens", 0)
+    usage.tokens_out += reported.get("completion_tokens", 0)
+
+
+class RagasResource(dg.ConfigurableResource):
+    """Ragas' LLM (RAGAS_LLM_BASE_URL, RAGAS_LLM_MODEL: by default the judge's) and embeddings
+    (RAGAS_EMBEDDINGS_BASE_URL, RAGAS_EMBEDDINGS_MODEL). ragas is imported when scoring starts,
+    not when the definitions load, and its telemetry is switched off."""
+
+    llm_base_url: str = Field(description="OpenAI-compatible base URL of the LLM ragas asks.")
+    llm_model: str = Field(default="qwen3-judge")
+    llm_api_key: str | None = Field(default=None)
+    embeddings_base_url: str = Field(description="OpenAI-compatible base URL serving /embeddings.")
+    embeddings_model: str = Field(default="text-embedding-3-small")
+    embeddings_api_key: str | None = Field(default=None)
+    strictness: int = Field(default=3, gt=0, description="Questions answer_relevancy generates per trace.")
+    max_concurrency: int = Field(default=16, gt=0, description="Traces scored at once.")
+    request_timeout_s: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=4, ge=0, description="HTTP retries per request (429, 5xx, timeouts).")
+
+    @property
+    def scorer_version(self) -> str:
+        return f"ragas-{version('ragas')}-strictness{self.strictness}"
+
+    def evaluate(
+        self, requests: Sequence[RagasRequest], on_progress: Callable[[int, int], None] | None = None
+    ) -> list[RagasOutcome]:
+        os.environ["RAGAS_DO_NOT_TRACK"] = "true"  # ragas posts telemetry to an outside host otherwise
+        return asyncio.run(self._evaluate_all(list(requests), on_progress))
+
+    async def _evaluate_all(self, requests: list[RagasRequest], on_progress) -> list[RagasOutcome]:
+        import openai
+        from ragas.embeddings import OpenAIEmbeddings
+        from ragas.llms import llm_factory
+        from ragas.metrics.collections import AnswerRelevancy, ContextPrecisionWithoutReference, Faithfulness
+
+        async with httpx.AsyncClient(event_hooks={"response": [_count_usage]}, timeout=self.request_timeout_s) as http:
+            llm_client = openai.AsyncOpenAI(
+                base_url=self.llm_base_url, api_key=self.llm_api_key or "not-needed",
+                max_retries=self.max_retries, http_client=http,
+            )
+            embeddings_client = openai.AsyncOpenAI(
+                base_url=self.embeddings_base_url, api_key=self.embeddings_api_key or "not-needed",
+                max_retries=self.max_retries, http_client=http,
+            )
+            llm = llm_factory(self.llm_model, client=llm_client)
+            embeddings = OpenAIEmbeddings(client=embeddings_client, model=self.embeddings_model)
+            metrics = {
+                "faithfulness": Faithfulness(llm=llm),
+                "answer_relevancy": AnswerRelevancy(llm=llm, embeddings=embeddings, strictness=self.strictness),
+                "context_precision": ContextPrecisionWithoutReference(llm=llm),
+            }
+            outcomes: list[RagasOutcome | None] = [None] * len(requests)
+            positions = iter(range(len(requests)))
+            done = 0
+
+            async def worker() -> None:
+                nonlocal done
+                for position in positions:
+                    outcomes[position] = await asyncio.create_task(_score_trace(metrics, requests[position]))
+                    done += 1
+                    if on_progress is not None:
+                        on_progress(done, len(requests))
+
+            await asyncio.gather(*(worker() for _ in range(min(self.max_concurrency, len(requests)))))
+        return outcomes
+
+
+async def _score_trace(metrics: dict, request: RagasRequest) -> RagasOutcome:
+    """All three metrics of one trace (run in its own task, so its token counter is its own)."""
+    usage = _Usage()
+    _USAGE.set(usage)
+    started = time.perf_counter()
+    values: dict[str, float | None] = {}
+    not_applicable: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    if not request.answer.strip():
+        not_applicable = {name: "the answer is empty" for name in metrics}
+    elif not request.contexts:
+        not_applicable = {name: "no retrieved contexts" for name in ("faithfulness", "context_precision")}
+    for name, metric in metrics.items():
+        if name in not_applicable:
+            values[name] = None
+            continue
+        arguments = {"user_input": request.question, "response": request.answer}
+        if name != "answer_relevancy":
+            arguments["retrieved_contexts"] = request.contexts
+        try:
+            value = (await metric.ascore(**arguments)).value
+        except Exception as error:  # a metric's failure is that trace's error, never the run's
+            values[name] = None
+            errors[name] = f"{type(error).__name__}: {str(error)[:300]}"
+            continue
+        if value is None or not math.isfinite(value):
+            values[name] = None
+            if name == "faithfulness":
+                not_applicable[name] = "the answer makes no statements to check"
+            else:
+                errors[name] = f"ragas returned {value!r}"
+        else:
+            values[name] = float(value)
+    reward = ragas_reward(values, not_applicable)
+    elapsed = (time.perf_counter() - started) * 1000
+    return RagasOutcome(values, not_applicable, errors, reward, usage.calls, usage.tokens_in, usage.tokens_out, elapsed)

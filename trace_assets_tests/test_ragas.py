@@ -1,0 +1,79 @@
+"""Ragas metrics through a scripted loopback LLM and embeddings server: exact values."""
+
+import pytest
+
+from trace_assets.resources.ragas_scorer import RagasRequest, RagasResource
+from trace_assets.scoring.rewards import final_reward, preference_band, ragas_reward
+from trace_assets_tests.openai_server import error_reply
+from trace_assets_tests.ragas_server import RagasScript
+
+CONTEXTS = [
+    "Karpenter is an open-source node autoscaler.",
+    "S3 buckets can be versioned.",
+    "NodePool resources describe the instances Karpenter may launch.",
+]
+TRACE = RagasRequest("EKS Auto Mode와 Karpenter의 차이점은?", "EKS Auto Mode is managed; Karpenter is self-run.", CONTEXTS)
+
+
+def ragas_for(server) -> RagasResource:
+    return RagasResource(llm_base_url=server.base_url, embeddings_base_url=server.base_url, max_retries=0)
+
+
+def test_scripted_verdicts_give_the_exact_ragas_values(openai_server):
+    script = RagasScript()
+    server = openai_server(script)
+    [outcome] = ragas_for(server).evaluate([TRACE])
+
+    assert outcome.errors == {} and outcome.not_applicable == {}
+    assert outcome.metrics["faithfulness"] == pytest.approx(2 / 3)
+    assert outcome.metrics["answer_relevancy"] == pytest.approx(0.6)
+    assert outcome.metrics["context_precision"] == pytest.approx((1 / 1 + 2 / 3) / 2)
+    assert outcome.reward.value == pytest.approx(0.5 * 2 / 3 + 0.3 * 0.6 + 0.2 * (5 / 6))
+    # 2 faithfulness calls + 3 answer-relevancy questions + 1 call per context
+    assert outcome.llm_calls == 2 + 3 + 3 and outcome.tokens_in == 8000 and outcome.tokens_out == 400
+
+
+def test_without_contexts_only_answer_relevancy_applies_and_the_reward_renormalises(openai_server):
+    server = openai_server(RagasScript())
+    [outcome] = ragas_for(server).evaluate([RagasRequest(TRACE.question, TRACE.answer, None)])
+    assert outcome.metrics == {"faithfulness": None, "answer_relevancy": pytest.approx(0.6), "context_precision": None}
+    assert outcome.not_applicable == {"faithfulness": "no retrieved contexts", "context_precision": "no retrieved contexts"}
+    assert outcome.reward.value == pytest.approx(0.6) and "renormalised" in outcome.reward.reason
+
+
+def test_a_noncommittal_answer_has_zero_relevancy(openai_server):
+    server = openai_server(RagasScript(noncommittal=1))
+    [outcome] = ragas_for(server).evaluate([TRACE])
+    assert outcome.metrics["answer_relevancy"] == 0.0
+
+
+def test_a_failing_metric_is_an_error_with_its_message_never_nan(openai_server):
+    script = RagasScript()
+
+    def failing_nli(path, body):
+        if path.endswith("/chat/completions") and "NLIStatementOutput" in body["messages"][0]["content"]:
+            return error_reply(500)
+        return script(path, body)
+
+    server = openai_server(failing_nli)
+    [outcome] = ragas_for(server).evaluate([TRACE])
+    assert outcome.metrics["faithfulness"] is None and "Error code: 500" in outcome.errors["faithfulness"]
+    assert outcome.metrics["context_precision"] == pytest.approx(5 / 6)
+    assert outcome.reward.value is None and outcome.reward.reason == "failed: faithfulness"
+
+
+def test_an_answer_without_statements_leaves_faithfulness_out(openai_server):
+    server = openai_server(RagasScript(statements=[], supported=[]))
+    [outcome] = ragas_for(server).evaluate([TRACE])
+    assert outcome.metrics["faithfulness"] is None
+    assert outcome.not_applicable == {"faithfulness": "the answer makes no statements to check"}
+    assert outcome.reward.value == pytest.approx((0.3 * 0.6 + 0.2 * 5 / 6) / 0.5)
+
+
+def test_the_reward_formulas():
+    # The seed's example: it prints 0.896, but 0.5*0.92 + 0.3*0.88 + 0.2*0.85 is 0.894.
+    assert ragas_reward({"faithfulness": 0.92, "answer_relevancy": 0.88, "context_precision": 0.85}, {}).value == pytest.approx(0.894)
+    assert final_reward(0.894, 0.85).value == pytest.approx(0.6 * 0.894 + 0.4 * 0.85)
+    assert final_reward(None, 0.85).value is None and final_reward(None, 0.85).reason == "missing ragas_reward"
+    assert ragas_reward({"faithfulness": float("nan"), "answer_relevancy": 1.0, "context_precision": 1.0}, {}).value is None
+    assert [preference_band(r) for r in (0.8, 0.79, 0.31, 0.3, None)] == ["preferred", "neutral", "neutral", "dispreferred", None]
