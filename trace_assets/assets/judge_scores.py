@@ -1,5 +1,6 @@
 """judge_scores: an LLM-as-a-judge score in [0, 1] for every consented trace of the day."""
 
+import time
 from collections import Counter
 from datetime import datetime, timezone
 
@@ -13,9 +14,8 @@ from trace_assets.partitions import daily_partitions
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.judge import JudgeRequest, JudgeResource
 from trace_assets.score_tables import BY_DAY, JUDGE_SCORES_ICEBERG_SCHEMA, JUDGE_SCORES_SCHEMA, JUDGE_SCORES_TABLE
-from trace_assets.scoring.content_hash import content_hash
 from trace_assets.scoring.progress import ProgressLog
-from trace_assets.scoring.reuse import reusable_scores
+from trace_assets.scoring.scoring_plan import plan_scoring
 
 SCORER = "llm_judge"
 
@@ -36,29 +36,25 @@ def judge_scores(
     whose content, judge model and prompt are unchanged keeps its stored score (no request)."""
     window = context.partition_time_window
     identity = {"scorer": SCORER, "judge_model": judge.model, "prompt_version": judge.prompt_version}
-    stored = reusable_scores(iceberg.read_window(JUDGE_SCORES_TABLE, "timestamp", window.start, window.end), identity)
-
-    traces = iceberg_table.select(["id", "timestamp", "input", "output", "contexts"]).to_pylist()
-    hashes = [content_hash(t["input"], t["output"], t["contexts"]) for t in traces]
-    fresh = [i for i, trace in enumerate(traces) if (trace["id"], hashes[i]) not in stored]
-    context.log.info(f"{len(traces)} consented traces: {len(traces) - len(fresh)} scores reused, {len(fresh)} to judge")
-    started = datetime.now(timezone.utc)
+    stored = iceberg.read_window(JUDGE_SCORES_TABLE, "timestamp", window.start, window.end)
+    plan = plan_scoring(iceberg_table, stored, identity)
+    fresh = plan.fresh
+    context.log.info(f"{len(plan.traces)} consented traces: {len(plan.traces) - len(fresh)} scores reused, {len(fresh)} to judge")
+    started = time.monotonic()
     verdicts = judge.judge(
-        [JudgeRequest(traces[i]["input"] or "", traces[i]["output"] or "") for i in fresh],
+        [JudgeRequest(plan.traces[i]["input"] or "", plan.traces[i]["output"] or "") for i in fresh],
         on_progress=ProgressLog(context.log, "judge_scores"),
     )
-    elapsed_s = (datetime.now(timezone.utc) - started).total_seconds()
+    elapsed_s = time.monotonic() - started
     scored_at = datetime.now(timezone.utc)
     new_rows = {
         i: {
-            "trace_id": traces[i]["id"],
-            "timestamp": traces[i]["timestamp"],
+            **plan.provenance(i),
+            **identity,
             "judge_score": verdict.score,
             "reasoning": verdict.reasoning,
             "error": verdict.error,
             "error_kind": verdict.error_kind,
-            **identity,
-            "content_hash": hashes[i],
             "tokens_in": verdict.tokens_in,
             "tokens_out": verdict.tokens_out,
             "latency_ms": verdict.latency_ms,
@@ -66,9 +62,9 @@ def judge_scores(
         }
         for i, verdict in zip(fresh, verdicts)
     }
-    rows = [new_rows[i] if i in new_rows else stored[(t["id"], hashes[i])] for i, t in enumerate(traces)]
-    scores = pa.Table.from_pylist(rows, schema=JUDGE_SCORES_SCHEMA)
+    rows = plan.rows(new_rows)
     table = iceberg.ensure_table(JUDGE_SCORES_TABLE, JUDGE_SCORES_ICEBERG_SCHEMA, BY_DAY, {})
+    scores = pa.Table.from_pylist(rows, schema=JUDGE_SCORES_SCHEMA)
     commit = iceberg.replace_window(table, "timestamp", window.start, window.end, JUDGE_SCORES_SCHEMA, scores.to_batches())
 
     errors = Counter(row["error_kind"] for row in new_rows.values() if row["error_kind"])

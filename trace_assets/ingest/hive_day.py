@@ -26,10 +26,23 @@ import pyarrow.parquet as pq
 from trace_assets.traces_schema import LAKE_PARTITION_SCHEMA, LANDED_TRACE_SCHEMA
 
 LAKE_PARTITIONING = ds.partitioning(LAKE_PARTITION_SCHEMA, flavor="hive")
-PARTITION_COLUMNS = tuple(LAKE_PARTITION_SCHEMA.names)
-# What each file holds: the landed columns but the partition columns, which are in the path.
-FILE_SCHEMA = pa.schema([f for f in LANDED_TRACE_SCHEMA if f.name not in PARTITION_COLUMNS])
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+
+
+@dataclass(frozen=True)
+class HiveTable:
+    """A table of the lake: its rows' schema and the columns below `date=` that cut it into
+    folders (stored in the path, not in the files)."""
+
+    schema: pa.Schema
+    partition_columns: tuple[str, ...] = ()
+
+    @property
+    def file_schema(self) -> pa.Schema:
+        return pa.schema([f for f in self.schema if f.name not in self.partition_columns])
+
+
+LANDED_TRACES = HiveTable(LANDED_TRACE_SCHEMA, tuple(LAKE_PARTITION_SCHEMA.names))
 
 
 @dataclass(frozen=True)
@@ -57,29 +70,39 @@ def day_dir(root: str, day: date) -> str:
     return f"{root}/date={day.isoformat()}"
 
 
-def partition_dir(model: str | None, consent: bool) -> str:
-    """`model=<escaped model>/consent=<bool>`, escaped the way pyarrow and DuckDB decode it."""
-    model_value = HIVE_NULL if model is None else quote(model, safe="")
-    return f"model={model_value}/consent={str(consent).lower()}"
+def partition_dir(columns: tuple[str, ...], values: tuple) -> str:
+    """e.g. `model=Qwen%2FQwen3-4B/consent=true`: values escaped the way pyarrow and DuckDB decode
+    them, a null as Hive's default partition."""
+    return "/".join(f"{column}={_path_value(value)}" for column, value in zip(columns, values))
+
+
+def _path_value(value) -> str:
+    if value is None:
+        return HIVE_NULL
+    if isinstance(value, bool):
+        return str(value).lower()
+    return quote(str(value), safe="")
 
 
 def replace_day(
     fs: pafs.FileSystem,
     root: str,
     day: date,
-    landed_batches: Iterable[pa.RecordBatch],
+    batches: Iterable[pa.RecordBatch],
+    table: HiveTable = LANDED_TRACES,
     layout: FileLayout = FileLayout(),
 ) -> DayFiles:
-    """Write `landed_batches` (LANDED_TRACE_SCHEMA) as the whole of `day`, replacing what was there."""
+    """Write `batches` (rows of `table.schema`) as the whole of `day`, replacing what was there."""
     staging_root = f"{root}/_staging/date={day.isoformat()}"
     _delete_dir(fs, staging_root)
     staging = f"{staging_root}/{uuid.uuid4().hex}"
     partitions: dict[tuple, _PartitionFiles] = {}
     try:
-        for batch in landed_batches:
-            for key, rows in _split_by_partition(batch):
+        for batch in batches:
+            for key, rows in _split_by_partition(batch, table.partition_columns):
                 if key not in partitions:
-                    partitions[key] = _PartitionFiles(fs, staging, partition_dir(*key), layout)
+                    folder = partition_dir(table.partition_columns, key)
+                    partitions[key] = _PartitionFiles(fs, staging, folder, table.file_schema, layout)
                 partitions[key].add(rows)
     finally:
         for files in partitions.values():
@@ -104,8 +127,8 @@ def replace_day(
 class _PartitionFiles:
     """The part-N.parquet files of one model/consent folder, written as rows arrive."""
 
-    def __init__(self, fs: pafs.FileSystem, staging: str, folder: str, layout: FileLayout):
-        self.fs, self.staging, self.folder, self.layout = fs, staging, folder, layout
+    def __init__(self, fs: pafs.FileSystem, staging: str, folder: str, schema: pa.Schema, layout: FileLayout):
+        self.fs, self.staging, self.folder, self.schema, self.layout = fs, staging, folder, schema, layout
         self.pending: list[pa.Table] = []
         self.pending_rows = self.pending_bytes = 0
         self.paths: list[str] = []
@@ -140,10 +163,11 @@ class _PartitionFiles:
 
     def _open_file(self) -> None:
         self._close_file()
-        relative = f"{self.folder}/part-{len(self.paths)}.parquet"
-        self.fs.create_dir(f"{self.staging}/{self.folder}", recursive=True)
+        folder = f"{self.folder}/" if self.folder else ""
+        relative = f"{folder}part-{len(self.paths)}.parquet"
+        self.fs.create_dir(f"{self.staging}/{self.folder}".rstrip("/"), recursive=True)
         self._writer = pq.ParquetWriter(
-            f"{self.staging}/{relative}", FILE_SCHEMA, filesystem=self.fs, compression="snappy"
+            f"{self.staging}/{relative}", self.schema, filesystem=self.fs, compression="snappy"
         )
         self.paths.append(relative)
         self._file_rows = 0
@@ -155,26 +179,33 @@ class _PartitionFiles:
             self.bytes += self.fs.get_file_info(f"{self.staging}/{self.paths[-1]}").size
 
 
-def _split_by_partition(batch: pa.RecordBatch):
-    """(model, consent) and that partition's rows, without the partition columns."""
+def _split_by_partition(batch: pa.RecordBatch, columns: tuple[str, ...]):
+    """Each partition's values and its rows, without the partition columns."""
     if batch.num_rows == 0:
         return
     table = pa.Table.from_batches([batch])
-    keys = table.group_by(["model", "consent"]).aggregate([]).to_pylist()
-    for key in keys:
-        model, consent = key["model"], key["consent"]
-        same_model = pc.is_null(table["model"]) if model is None else pc.equal(table["model"], model)
-        mask = pc.and_(pc.fill_null(same_model, False), pc.equal(table["consent"], consent))
-        yield (model, consent), table.filter(mask).drop_columns(list(PARTITION_COLUMNS))
+    if not columns:
+        yield (), table
+        return
+    for key in table.group_by(list(columns)).aggregate([]).to_pylist():
+        mask = pa.array([True] * table.num_rows)
+        for column in columns:
+            value = key[column]
+            same = pc.is_null(table[column]) if value is None else pc.fill_null(pc.equal(table[column], value), False)
+            mask = pc.and_(mask, same)
+        yield tuple(key[column] for column in columns), table.filter(mask).drop_columns(list(columns))
 
 
-def read_day(fs: pafs.FileSystem, root: str, day: date) -> ds.Dataset:
-    """The landed rows of `day`, `model` and `consent` read back from the path (empty when the
-    day was never landed). Scan it with `columns=LANDED_TRACE_SCHEMA.names` for the landed order."""
+def read_day(fs: pafs.FileSystem, root: str, day: date, table: HiveTable = LANDED_TRACES) -> ds.Dataset:
+    """The rows of `day`, partition columns read back from the path (empty when the day was
+    never written). Scan it with `columns=table.schema.names` for the table's column order."""
     path = day_dir(root, day)
     if fs.get_file_info(path).type == pafs.FileType.NotFound:
-        return ds.dataset(LANDED_TRACE_SCHEMA.empty_table())
-    return ds.dataset(path, format="parquet", filesystem=fs, partitioning=LAKE_PARTITIONING)
+        return ds.dataset(table.schema.empty_table())
+    partitioning = ds.partitioning(
+        pa.schema([table.schema.field(column) for column in table.partition_columns]), flavor="hive"
+    )
+    return ds.dataset(path, format="parquet", filesystem=fs, partitioning=partitioning)
 
 
 def _delete_dir(fs: pafs.FileSystem, path: str) -> None:

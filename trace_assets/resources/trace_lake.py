@@ -9,7 +9,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 from pydantic import Field, PrivateAttr
 
-from trace_assets.ingest.hive_day import DayFiles, FileLayout, read_day, replace_day
+from trace_assets.ingest.hive_day import LANDED_TRACES, DayFiles, FileLayout, HiveTable, read_day, replace_day
 
 TRACES_PREFIX = "langfuse-traces"
 
@@ -82,10 +82,16 @@ class TraceLake(dg.ConfigurableResource):
         """`path` inside the lake as a user would type it (s3://... or a local path)."""
         return path if self.is_local else f"s3://{path}"
 
+    def replace_day(self, prefix: str, table: HiveTable, day: date, batches) -> DayFiles:
+        """Replace `day` of the lake table under `{lake}/{prefix}/` by `batches`."""
+        layout = FileLayout(max_rows_per_file=self.max_rows_per_file)
+        return replace_day(self.filesystem, f"{self.root}/{prefix}", day, batches, table, layout)
+
+    def read_day(self, prefix: str, table: HiveTable, day: date) -> ds.Dataset:
+        return read_day(self.filesystem, f"{self.root}/{prefix}", day, table)
+
     def replace_traces_day(self, day: date, landed_batches) -> DayFiles:
-        return replace_day(
-            self.filesystem, self.traces_root, day, landed_batches, FileLayout(max_rows_per_file=self.max_rows_per_file)
-        )
+        return self.replace_day(TRACES_PREFIX, LANDED_TRACES, day, landed_batches)
 
     def traces_day(self, day: date) -> ds.Dataset:
-        return read_day(self.filesystem, self.traces_root, day)
+        return self.read_day(TRACES_PREFIX, LANDED_TRACES, day)

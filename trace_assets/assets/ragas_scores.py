@@ -1,0 +1,98 @@
+"""ragas_scores: faithfulness, answer relevancy and context precision for every consented trace."""
+
+import json
+import time
+from collections import Counter
+from datetime import datetime, timezone
+
+import dagster as dg
+import pyarrow as pa
+
+from trace_assets.assets.summaries import score_distribution, window_text
+from trace_assets.io_managers.iceberg_window_io_manager import PARTITION_EXPR_METADATA_KEY, TABLE_METADATA_KEY
+from trace_assets.partitions import daily_partitions
+from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
+from trace_assets.resources.ragas_scorer import RagasRequest, RagasResource
+from trace_assets.score_tables import BY_DAY, RAGAS_SCORES_ICEBERG_SCHEMA, RAGAS_SCORES_SCHEMA, RAGAS_SCORES_TABLE
+from trace_assets.scoring.progress import ProgressLog
+from trace_assets.scoring.scoring_plan import plan_scoring
+
+SCORER = "ragas"
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
+    io_manager_key="iceberg_io_manager",
+    kinds={"iceberg", "openai"},
+    group_name="scoring",
+    metadata={TABLE_METADATA_KEY: RAGAS_SCORES_TABLE, PARTITION_EXPR_METADATA_KEY: "timestamp"},
+)
+def ragas_scores(
+    context: dg.AssetExecutionContext, iceberg_table: pa.Table, ragas: RagasResource, iceberg: IcebergWarehouse
+) -> dg.MaterializeResult:
+    """Ragas metrics of every consented trace of the window and
+    ragas_reward = 0.5*faithfulness + 0.3*answer_relevancy + 0.2*context_precision (renormalised
+    over the metrics that apply); unchanged traces keep their stored scores."""
+    window = context.partition_time_window
+    identity = {
+        "scorer": SCORER,
+        "llm_model": ragas.llm_model,
+        "embeddings_model": ragas.embeddings_model,
+        "scorer_version": ragas.scorer_version,
+    }
+    stored = iceberg.read_window(RAGAS_SCORES_TABLE, "timestamp", window.start, window.end)
+    plan = plan_scoring(iceberg_table, stored, identity)
+    fresh = plan.fresh
+    context.log.info(f"{len(plan.traces)} consented traces: {len(plan.traces) - len(fresh)} scores reused, {len(fresh)} to score")
+    started = time.monotonic()
+    outcomes = ragas.evaluate(
+        [RagasRequest(plan.traces[i]["input"] or "", plan.traces[i]["output"] or "", plan.traces[i]["contexts"]) for i in fresh],
+        on_progress=ProgressLog(context.log, "ragas_scores"),
+    )
+    elapsed_s = time.monotonic() - started
+    scored_at = datetime.now(timezone.utc)
+    new_rows = {
+        i: {
+            **plan.provenance(i),
+            **identity,
+            **outcome.metrics,
+            "ragas_reward": outcome.reward.value,
+            "reward_note": outcome.reward.reason,
+            "not_applicable": json.dumps(outcome.not_applicable, ensure_ascii=False) if outcome.not_applicable else None,
+            "error": "; ".join(f"{name}: {message}" for name, message in sorted(outcome.errors.items())) or None,
+            "error_kind": "metric_failed" if outcome.errors else None,
+            "llm_calls": outcome.llm_calls,
+            "tokens_in": outcome.tokens_in,
+            "tokens_out": outcome.tokens_out,
+            "latency_ms": outcome.latency_ms,
+            "scored_at": scored_at,
+        }
+        for i, outcome in zip(fresh, outcomes)
+    }
+    rows = plan.rows(new_rows)
+    table = iceberg.ensure_table(RAGAS_SCORES_TABLE, RAGAS_SCORES_ICEBERG_SCHEMA, BY_DAY, {})
+    scores = pa.Table.from_pylist(rows, schema=RAGAS_SCORES_SCHEMA)
+    commit = iceberg.replace_window(table, "timestamp", window.start, window.end, RAGAS_SCORES_SCHEMA, scores.to_batches())
+
+    failed = Counter(name for outcome in outcomes for name in outcome.errors)
+    if failed:
+        context.log.warning(f"ragas metric failures: {dict(failed)}")
+    return dg.MaterializeResult(
+        metadata={
+            "window": window_text(window),
+            "dagster/row_count": len(rows),
+            "scored": len(new_rows),
+            "reused": len(rows) - len(new_rows),
+            "errors": sum(1 for row in new_rows.values() if row["error"]),
+            "errors_by_metric": dg.MetadataValue.json(dict(failed)),
+            "error_rate": sum(1 for row in rows if row["error"]) / len(rows) if rows else 0.0,
+            "reward_distribution": score_distribution([row["ragas_reward"] for row in rows]),
+            "llm_calls": sum(row["llm_calls"] for row in new_rows.values()),
+            "tokens_in": sum(row["tokens_in"] for row in new_rows.values()),
+            "tokens_out": sum(row["tokens_out"] for row in new_rows.values()),
+            "seconds": round(elapsed_s, 2),
+            "scorer_version": ragas.scorer_version,
+            "snapshot_id": str(commit.snapshot_id),
+        }
+    )
