@@ -20,7 +20,7 @@ def main() -> int:
 
     from trace_assets.definitions import defs  # after the environment is set: it picks the resources
 
-    job = defs.get_job_def("ingest_traces")
+    job = defs.resolve_job_def("ingest_traces")
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             instance=instance,

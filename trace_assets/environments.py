@@ -21,6 +21,7 @@ from trace_assets.resources.duckdb_source import DuckDBTraceSource
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.judge import JudgeResource, UnconfiguredJudge
 from trace_assets.resources.postgres_source import PostgresTraceSource
+from trace_assets.resources.ragas_scorer import RagasResource, UnconfiguredRagas
 from trace_assets.resources.trace_lake import TraceLake
 
 ENVIRONMENTS = ("local", "prod")
@@ -71,6 +72,7 @@ def build_resources(environ: Mapping[str, str]) -> dict:
     )
     return {
         "judge": _judge(environ),
+        "ragas": _ragas(environ),
         "trace_source": source,
         "trace_lake": lake,
         "iceberg": warehouse,
@@ -87,6 +89,36 @@ def _judge(environ: Mapping[str, str]):
     if environ.get("JUDGE_API_KEY"):
         settings["api_key"] = dg.EnvVar("JUDGE_API_KEY")
     return JudgeResource(**settings)
+
+
+def _ragas(environ: Mapping[str, str]):
+    """Ragas' LLM and embeddings endpoints, each defaulting to the judge's."""
+    llm_url = environ.get("RAGAS_LLM_BASE_URL") or environ.get("JUDGE_BASE_URL")
+    if not llm_url:
+        return UnconfiguredRagas()
+    llm_model = environ.get("RAGAS_LLM_MODEL") or environ.get("JUDGE_MODEL") or "qwen3-judge"
+    settings = {
+        "llm_base_url": llm_url,
+        "llm_model": llm_model,
+        "embeddings_base_url": environ.get("RAGAS_EMBEDDINGS_BASE_URL") or llm_url,
+        "embeddings_model": environ.get("RAGAS_EMBEDDINGS_MODEL") or llm_model,
+    }
+    if environ.get("JUDGE_API_KEY"):
+        settings["llm_api_key"] = settings["embeddings_api_key"] = dg.EnvVar("JUDGE_API_KEY")
+    return RagasResource(**settings)
+
+
+def max_score_error_rate(environ: Mapping[str, str]) -> float:
+    """Share of a day's traces that may fail scoring before the checks block the day
+    (TRACE_MAX_SCORE_ERROR_RATE, default 0.05)."""
+    value = environ.get("TRACE_MAX_SCORE_ERROR_RATE", "0.05")
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = -1.0
+    if not 0.0 <= rate <= 1.0:
+        raise MissingSettingError(f"TRACE_MAX_SCORE_ERROR_RATE={value!r} is not a share between 0 and 1")
+    return rate
 
 
 def _require_prod_settings(environ: Mapping[str, str]) -> None:

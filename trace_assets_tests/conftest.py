@@ -49,10 +49,10 @@ def local_resources(tmp_path):
     """Resources on a lake folder (tmp_path/lake unless `lake` is given) with a SQLite Iceberg
     catalog inside it, for a given source."""
 
-    def build(source, lake=None, judge=None, **lake_settings) -> dict:
+    def build(source, lake=None, judge=None, ragas=None, **lake_settings) -> dict:
         lake = lake or tmp_path / "lake"
         warehouse = IcebergWarehouse(local_fallback_dir=str(lake / "iceberg"))
-        scorers = {"judge": judge} if judge is not None else {}
+        scorers = {name: resource for name, resource in (("judge", judge), ("ragas", ragas)) if resource is not None}
         return {
             **scorers,
             "trace_source": source,

@@ -103,15 +103,22 @@ class IcebergWarehouse(dg.ConfigurableResource):
         added = sorted(set(index_by_name(table.schema())) - before)
         return WindowCommit(table.current_snapshot().snapshot_id, rows, files, added)
 
-    def read_window(self, identifier: str, column: str, start: datetime, end: datetime) -> pa.Table | None:
+    def read_window(
+        self, identifier: str, column: str, start: datetime, end: datetime, audit_non_consented: bool = False
+    ) -> pa.Table | None:
         """The rows with start <= `column` < end (None when the table does not exist yet). In a
         table with a `consent` column only rows with consent are returned: consent is a gate, not
-        a column each downstream asset must remember to filter."""
+        a column each downstream asset must remember to filter. Only the consent check audits the
+        others (`audit_non_consented`), and it reads nothing but their ids."""
         catalog = self.catalog()
         if not catalog.table_exists(identifier):
             return None
         table = catalog.load_table(identifier)
         row_filter: BooleanExpression = _window_filter(column, start, end)
+        if audit_non_consented:
+            id_column = "id" if "id" in {field.name for field in table.schema().fields} else "trace_id"
+            audit = table.scan(row_filter=And(row_filter, EqualTo("consent", False)), selected_fields=(id_column,))
+            return audit.to_arrow().rename_columns(["id"])
         if "consent" in {field.name for field in table.schema().fields}:
             row_filter = And(row_filter, EqualTo("consent", True))
         return table.scan(row_filter=row_filter).to_arrow()

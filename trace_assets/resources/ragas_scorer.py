@@ -159,3 +159,16 @@ async def _score_trace(metrics: dict, request: RagasRequest) -> RagasOutcome:
     reward = ragas_reward(values, not_applicable)
     elapsed = (time.perf_counter() - started) * 1000
     return RagasOutcome(values, not_applicable, errors, reward, usage.calls, usage.tokens_in, usage.tokens_out, elapsed)
+
+
+class UnconfiguredRagas(RagasResource):
+    """Ragas when no LLM endpoint is configured: scoring stops with a message naming the settings."""
+
+    llm_base_url: str = "unset"
+    embeddings_base_url: str = "unset"
+
+    def evaluate(self, requests, on_progress=None) -> list[RagasOutcome]:
+        raise RuntimeError(
+            "RAGAS_LLM_BASE_URL (or JUDGE_BASE_URL) is not set: point it at an OpenAI-compatible endpoint "
+            "(README.md, 'Scoring') to materialize ragas_scores"
+        )

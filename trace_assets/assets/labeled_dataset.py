@@ -1,0 +1,127 @@
+"""labeled_dataset: consented traces joined with both scores, the final reward and its band."""
+
+from collections import Counter
+from datetime import datetime, timezone
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field
+
+from trace_assets.assets.summaries import score_distribution, window_text
+from trace_assets.io_managers.iceberg_window_io_manager import PARTITION_EXPR_METADATA_KEY, TABLE_METADATA_KEY
+from trace_assets.labeled_table import (
+    LABELED_ICEBERG_SCHEMA,
+    LABELED_LAKE_TABLE,
+    LABELED_PREFIX,
+    LABELED_SCHEMA,
+    LABELED_SPEC,
+    LABELED_TABLE,
+)
+from trace_assets.partitions import daily_partitions, days_in
+from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
+from trace_assets.resources.trace_lake import TraceLake
+from trace_assets.scoring.rewards import final_reward, preference_band
+
+
+class RewardWeights(dg.Config):
+    ragas_weight: float = Field(default=0.6, ge=0, description="Weight of ragas_reward (the seed's 0.6).")
+    judge_weight: float = Field(default=0.4, ge=0, description="Weight of judge_score (the seed's 0.4).")
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
+    io_manager_key="iceberg_io_manager",
+    kinds={"iceberg", "parquet"},
+    group_name="dataset",
+    metadata={TABLE_METADATA_KEY: LABELED_TABLE, PARTITION_EXPR_METADATA_KEY: "timestamp"},
+)
+def labeled_dataset(
+    context: dg.AssetExecutionContext,
+    config: RewardWeights,
+    iceberg_table: pa.Table,
+    judge_scores: pa.Table,
+    ragas_scores: pa.Table,
+    trace_lake: TraceLake,
+    iceberg: IcebergWarehouse,
+) -> dg.MaterializeResult:
+    """The window's consented traces with their judge and ragas scores,
+    final_reward = 0.6*ragas_reward + 0.4*judge_score (null with the reason when a side is
+    missing) and the seed's preference band, as `{lake}/labeled-dataset/date=YYYY-MM-DD/` Parquet
+    and the Iceberg table training_data.labeled_traces."""
+    window = context.partition_time_window
+    rows = label_traces(iceberg_table, judge_scores, ragas_scores, config)
+    dataset = pa.Table.from_pylist(rows, schema=LABELED_SCHEMA)
+    files = [
+        trace_lake.replace_day(LABELED_PREFIX, LABELED_LAKE_TABLE, day, _rows_of_day(dataset, day).to_batches())
+        for day in days_in(window)
+    ]
+    table = iceberg.ensure_table(LABELED_TABLE, LABELED_ICEBERG_SCHEMA, LABELED_SPEC, {})
+    commit = iceberg.replace_window(table, "timestamp", window.start, window.end, LABELED_SCHEMA, dataset.to_batches())
+
+    bands = Counter(row["preference"] or "unlabeled" for row in rows)
+    unlabeled = Counter(row["final_reward_note"] for row in rows if row["final_reward"] is None)
+    return dg.MaterializeResult(
+        metadata={
+            "window": window_text(window),
+            "dagster/row_count": len(rows),
+            "preferred": bands["preferred"],
+            "neutral": bands["neutral"],
+            "dispreferred": bands["dispreferred"],
+            "without_final_reward": dg.MetadataValue.json(dict(unlabeled)),
+            "final_reward_distribution": score_distribution([row["final_reward"] for row in rows]),
+            "weights": dg.MetadataValue.json({"ragas": config.ragas_weight, "judge": config.judge_weight}),
+            "files_written": sum(len(day.paths) for day in files),
+            "location": dg.MetadataValue.path(trace_lake.location(f"{trace_lake.root}/{LABELED_PREFIX}")),
+            "snapshot_id": str(commit.snapshot_id),
+        }
+    )
+
+
+def label_traces(traces: pa.Table, judge_scores: pa.Table, ragas_scores: pa.Table, weights: RewardWeights) -> list[dict]:
+    """One labeled row per consented trace (a trace without consent never gets a row)."""
+    judged = {row["trace_id"]: row for row in judge_scores.to_pylist()}
+    measured = {row["trace_id"]: row for row in ragas_scores.to_pylist()}
+    labeled_at = datetime.now(timezone.utc)
+    rows = []
+    for trace in traces.select(["id", "timestamp", "model", "input", "output", "contexts", "consent"]).to_pylist():
+        if not trace["consent"]:
+            continue
+        judge = judged.get(trace["id"], {})
+        ragas = measured.get(trace["id"], {})
+        reward = final_reward(ragas.get("ragas_reward"), judge.get("judge_score"), weights.ragas_weight, weights.judge_weight)
+        rows.append(
+            {
+                "trace_id": trace["id"],
+                "timestamp": trace["timestamp"],
+                "model": trace["model"],
+                "input": trace["input"],
+                "output": trace["output"],
+                "contexts": trace["contexts"],
+                "consent": True,
+                "judge_score": judge.get("judge_score"),
+                "judge_reasoning": judge.get("reasoning"),
+                "judge_error": judge.get("error") if judge else "no judge score row",
+                "faithfulness": ragas.get("faithfulness"),
+                "answer_relevancy": ragas.get("answer_relevancy"),
+                "context_precision": ragas.get("context_precision"),
+                "ragas_reward": ragas.get("ragas_reward"),
+                "ragas_note": ragas.get("reward_note"),
+                "ragas_error": ragas.get("error") if ragas else "no ragas score row",
+                "ragas_weight": weights.ragas_weight,
+                "judge_weight": weights.judge_weight,
+                "final_reward": reward.value,
+                "final_reward_note": reward.reason,
+                "preference": preference_band(reward.value),
+                "judge_model": judge.get("judge_model"),
+                "judge_prompt_version": judge.get("prompt_version"),
+                "ragas_scorer_version": ragas.get("scorer_version"),
+                "labeled_at": labeled_at,
+            }
+        )
+    return rows
+
+
+def _rows_of_day(dataset: pa.Table, day) -> pa.Table:
+    return dataset.filter(pc.equal(pc.cast(dataset["timestamp"], pa.date32()), pa.scalar(day, pa.date32())))

@@ -1,0 +1,193 @@
+"""The whole graph: PostgreSQL -> lake -> Iceberg -> judge and ragas (loopback) -> labeled dataset,
+with the blocking checks."""
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import dagster as dg
+import duckdb
+import pandas
+import pyarrow as pa
+import pytest
+
+from trace_assets.assets.judge_scores import judge_scores
+from trace_assets.assets.labeled_dataset import labeled_dataset
+from trace_assets.assets.ragas_scores import ragas_scores
+from trace_assets.checks import build_checks
+from trace_assets.labeled_table import LABELED_SCHEMA, LABELED_TABLE
+from trace_assets.resources.judge import JudgeResource
+from trace_assets.resources.ragas_scorer import RagasResource
+from trace_assets.partitions import daily_partitions
+from trace_assets.score_tables import JUDGE_SCORES_SCHEMA, JUDGE_SCORES_TABLE, RAGAS_SCORES_SCHEMA, RAGAS_SCORES_TABLE
+from trace_assets_tests.langfuse_db import trace
+from trace_assets_tests.materialize import INGEST, materialize_days
+from trace_assets_tests.openai_server import chat_reply, error_reply
+from trace_assets_tests.ragas_server import RagasScript
+
+DAY = "2026-04-18"
+CONTEXTS = ["Karpenter is an open-source node autoscaler.", "S3 buckets can be versioned."]
+GRAPH = [*INGEST, judge_scores, ragas_scores, labeled_dataset]
+
+
+def judge_script(path, body):
+    prompt = body["messages"][0]["content"]
+    if "broken" in prompt:
+        return error_reply(500)
+    score = 0.9 if "good answer" in prompt else 0.2
+    return chat_reply(json.dumps({"score": score, "reasoning": "scripted"}))
+
+
+@pytest.fixture
+def graph(traces_table, source_for, local_resources, openai_server, tmp_path):
+    judge_server, ragas_server = openai_server(judge_script), openai_server(RagasScript())
+    resources = local_resources(
+        source_for(traces_table),
+        judge=JudgeResource(base_url=judge_server.base_url, max_retries=0),
+        ragas=RagasResource(llm_base_url=ragas_server.base_url, embeddings_base_url=ragas_server.base_url, max_retries=0),
+    )
+
+    def run(assets=GRAPH, checks=None, **kwargs):
+        return materialize_days(resources, DAY, assets=[*assets, *(checks if checks is not None else build_checks())], **kwargs)
+
+    return traces_table, judge_server, ragas_server, resources, run
+
+
+def labeled_rows(resources) -> dict:
+    rows = resources["iceberg"].catalog().load_table(LABELED_TABLE).scan().to_arrow().to_pylist()
+    return {row["trace_id"]: row for row in rows}
+
+
+def check_outcomes(result) -> dict:
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+def test_every_consented_trace_is_labeled_with_the_formula_and_its_band(graph, tmp_path):
+    table, judge_server, ragas_server, resources, run = graph
+    good = trace(f"{DAY} 01:00:00", output="a good answer", metadata={"contexts": CONTEXTS})
+    weak = trace(f"{DAY} 02:00:00", output="a weak reply", metadata={"contexts": CONTEXTS})
+    no_contexts = trace(f"{DAY} 03:00:00", output="a good answer", metadata={"domain": "eks"})
+    refused = trace(f"{DAY} 04:00:00", consent=False, input="my private question", metadata={"contexts": CONTEXTS})
+    unknown = trace(f"{DAY} 05:00:00", consent=None, input="another private question")
+    table.insert([good, weak, no_contexts, refused, unknown])
+
+    result = run()
+    assert result.success and all(check_outcomes(result).values()), check_outcomes(result)
+
+    rows = labeled_rows(resources)
+    assert set(rows) == {good["id"], weak["id"], no_contexts["id"]}
+    ragas_full = 0.5 * 2 / 3 + 0.3 * 0.6 + 0.2 * 1.0  # 2 of 3 statements, cosine 0.6, the one relevant context first
+    assert rows[good["id"]]["ragas_reward"] == pytest.approx(ragas_full)
+    assert rows[good["id"]]["final_reward"] == pytest.approx(0.6 * ragas_full + 0.4 * 0.9)
+    assert rows[weak["id"]]["final_reward"] == pytest.approx(0.6 * ragas_full + 0.4 * 0.2)
+    assert rows[no_contexts["id"]]["ragas_reward"] == pytest.approx(0.6)  # answer relevancy alone
+    assert rows[good["id"]]["preference"] == "neutral" and rows[weak["id"]]["preference"] == "neutral"
+    assert rows[no_contexts["id"]]["preference"] == "neutral"
+
+    sent = [body for server in (judge_server, ragas_server) for _, body in server.requests]
+    assert "private question" not in json.dumps(sent, ensure_ascii=False)
+
+    day_dir = tmp_path / "lake" / "labeled-dataset" / f"date={DAY}"
+    assert [p.name for p in day_dir.iterdir()] == ["part-0.parquet"]
+    assert len(pandas.read_parquet(day_dir)) == 3
+    assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{day_dir}/*.parquet')").fetchall() == [(3,)]
+    datasets = pytest.importorskip("datasets")
+    loaded = datasets.load_dataset("parquet", data_files=str(day_dir / "*.parquet"), split="train")
+    assert len(loaded) == 3 and "final_reward" in loaded.column_names
+
+
+def test_a_rerun_makes_no_requests_and_a_changed_trace_makes_only_its_own(graph):
+    table, judge_server, ragas_server, resources, run = graph
+    rows = [trace(f"{DAY} 0{h}:00:00", output="a good answer", metadata={"contexts": CONTEXTS}) for h in range(1, 4)]
+    table.insert(rows)
+    run()
+    judge_calls, ragas_calls = len(judge_server.requests), len(ragas_server.requests)
+    assert judge_calls == 3
+
+    run()
+    assert (len(judge_server.requests), len(ragas_server.requests)) == (judge_calls, ragas_calls)
+
+    table.execute(f"UPDATE \"{table.name}\" SET output = 'a good answer, revised' WHERE id = %s", (rows[1]["id"],))
+    run()
+    assert len(judge_server.requests) == judge_calls + 1
+    assert len(ragas_server.requests) - ragas_calls == ragas_calls // 3, "one trace's worth of ragas calls"
+
+
+def test_too_many_judge_errors_block_the_day_from_the_dataset(graph):
+    table, _, _, resources, run = graph
+    # 2 of 9 traces cannot be judged: 22% > the 5% limit
+    table.insert([trace(f"{DAY} 0{h}:00:00", output="broken" if h < 3 else "a good answer") for h in range(1, 10)])
+    result = run(raise_on_error=False)
+    assert check_outcomes(result)["judge_error_rate"] is False
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "judge_scores" in materialized and "labeled_dataset" not in materialized
+
+
+def break_and_check(resources, table_name, schema, rows, check_name) -> bool:
+    """Replace the day's rows of a table with `rows`, then run only the named check; did it pass?"""
+    warehouse = resources["iceberg"]
+    start = datetime.fromisoformat(DAY).replace(tzinfo=timezone.utc)
+    batches = pa.Table.from_pylist(rows, schema=schema).to_batches()
+    warehouse.replace_window(
+        warehouse.catalog().load_table(table_name), "timestamp", start, start + timedelta(days=1), schema, batches
+    )
+    checks = [check for check in build_checks() if next(iter(check.check_keys)).name == check_name]
+    # Dagster finds a run's partitions from its assets; a run of checks alone has none, so the
+    # run also materializes this empty asset of the same daily partitions.
+    @dg.asset(partitions_def=daily_partitions)
+    def partition_anchor() -> dg.MaterializeResult:
+        return dg.MaterializeResult()
+
+    selection = dg.AssetSelection.checks(*checks) | dg.AssetSelection.assets(partition_anchor)
+    job = dg.define_asset_job("only_the_check", selection=selection)
+    defs = dg.Definitions(assets=[*GRAPH, partition_anchor], asset_checks=checks, jobs=[job], resources=resources)
+    result = defs.resolve_job_def("only_the_check").execute_in_process(partition_key=DAY, raise_on_error=False)
+    [outcome] = check_outcomes(result).items()
+    assert outcome[0] == check_name
+    return outcome[1]
+
+
+def test_each_check_fails_on_data_made_to_break_it(graph):
+    table, _, _, resources, run = graph
+    good = trace(f"{DAY} 01:00:00", output="a good answer", metadata={"contexts": CONTEXTS})
+    other = trace(f"{DAY} 02:00:00", output="a good answer", metadata={"contexts": CONTEXTS})
+    refused = trace(f"{DAY} 03:00:00", consent=False)
+    table.insert([good, other, refused])
+    run()
+    catalog = resources["iceberg"].catalog()
+    judge_rows = catalog.load_table(JUDGE_SCORES_TABLE).scan().to_arrow().to_pylist()
+    ragas_rows = catalog.load_table(RAGAS_SCORES_TABLE).scan().to_arrow().to_pylist()
+    labeled = list(labeled_rows(resources).values())
+    judge_cases = {
+        "judge_scores_are_scores": [
+            [{**judge_rows[0], "judge_score": 1.5}, judge_rows[1]],
+            [{**judge_rows[0], "judge_score": float("nan")}, judge_rows[1]],
+            [{**judge_rows[0], "judge_score": None, "error": None}, judge_rows[1]],
+        ],
+        "judge_scores_cover_the_day": [[judge_rows[0]], judge_rows + [judge_rows[0]]],
+        "judge_error_rate": [[{**row, "judge_score": None, "error": "http_500: down"} for row in judge_rows]],
+    }
+    ragas_cases = {
+        "ragas_scores_are_scores": [
+            [{**ragas_rows[0], "faithfulness": -0.5}, ragas_rows[1]],
+            [{**ragas_rows[0], "ragas_reward": None, "error": None, "reward_note": None}, ragas_rows[1]],
+        ],
+        "ragas_scores_cover_the_day": [[ragas_rows[0]]],
+        "ragas_error_rate": [[{**row, "ragas_reward": None, "error": "faithfulness: down"} for row in ragas_rows]],
+    }
+    labeled_cases = {
+        "labeled_dataset_holds_only_consented_traces": [
+            labeled + [{**labeled[0], "trace_id": refused["id"]}],
+            labeled[:1] + [{**labeled[1], "consent": False}],
+        ],
+        "labeled_dataset_has_no_duplicate_traces": [labeled + [labeled[0]]],
+        "final_reward_matches_the_formula": [[{**labeled[0], "final_reward": 0.99}, labeled[1]]],
+    }
+    for table_name, schema, intact, cases in (
+        (JUDGE_SCORES_TABLE, JUDGE_SCORES_SCHEMA, judge_rows, judge_cases),
+        (RAGAS_SCORES_TABLE, RAGAS_SCORES_SCHEMA, ragas_rows, ragas_cases),
+        (LABELED_TABLE, LABELED_SCHEMA, labeled, labeled_cases),
+    ):
+        for check_name, broken_days in cases.items():
+            for broken in broken_days:
+                assert break_and_check(resources, table_name, schema, broken, check_name) is False, check_name
+            assert break_and_check(resources, table_name, schema, intact, check_name) is True, check_name
