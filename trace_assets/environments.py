@@ -19,9 +19,11 @@ from pyiceberg.utils.config import Config
 from trace_assets.io_managers.iceberg_window_io_manager import IcebergWindowIOManager
 from trace_assets.resources.duckdb_source import DuckDBTraceSource
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
-from trace_assets.resources.judge import JudgeResource, UnconfiguredJudge
+from trace_assets.resources.judge import JudgeResource
+from trace_assets.resources.offline_scorer import OfflineJudge, OfflineRagas
+from trace_assets.resources.packaged_embeddings import PACKAGED_MODEL
 from trace_assets.resources.postgres_source import PostgresTraceSource
-from trace_assets.resources.ragas_scorer import RagasResource, UnconfiguredRagas
+from trace_assets.resources.ragas_scorer import RagasResource
 from trace_assets.resources.trace_lake import TraceLake
 
 ENVIRONMENTS = ("local", "prod")
@@ -81,8 +83,9 @@ def build_resources(environ: Mapping[str, str]) -> dict:
 
 
 def _judge(environ: Mapping[str, str]):
+    # Only the local environment gets here without JUDGE_BASE_URL: prod requires it.
     if not environ.get("JUDGE_BASE_URL"):
-        return UnconfiguredJudge()
+        return OfflineJudge()
     settings = {"base_url": environ["JUDGE_BASE_URL"]}
     if environ.get("JUDGE_MODEL"):
         settings["model"] = environ["JUDGE_MODEL"]
@@ -95,13 +98,15 @@ def _ragas(environ: Mapping[str, str]):
     """Ragas' LLM and embeddings endpoints, each defaulting to the judge's."""
     llm_url = environ.get("RAGAS_LLM_BASE_URL") or environ.get("JUDGE_BASE_URL")
     if not llm_url:
-        return UnconfiguredRagas()
+        return OfflineRagas()
     llm_model = environ.get("RAGAS_LLM_MODEL") or environ.get("JUDGE_MODEL") or "qwen3-judge"
+    embeddings_url = environ.get("RAGAS_EMBEDDINGS_BASE_URL") or llm_url
+    default_embeddings_model = PACKAGED_MODEL if embeddings_url == "local" else llm_model
     settings = {
         "llm_base_url": llm_url,
         "llm_model": llm_model,
-        "embeddings_base_url": environ.get("RAGAS_EMBEDDINGS_BASE_URL") or llm_url,
-        "embeddings_model": environ.get("RAGAS_EMBEDDINGS_MODEL") or llm_model,
+        "embeddings_base_url": embeddings_url,
+        "embeddings_model": environ.get("RAGAS_EMBEDDINGS_MODEL") or default_embeddings_model,
     }
     if environ.get("JUDGE_API_KEY"):
         settings["llm_api_key"] = settings["embeddings_api_key"] = dg.EnvVar("JUDGE_API_KEY")

@@ -17,9 +17,6 @@ from trace_assets.score_tables import BY_DAY, JUDGE_SCORES_ICEBERG_SCHEMA, JUDGE
 from trace_assets.scoring.progress import ProgressLog
 from trace_assets.scoring.scoring_plan import plan_scoring
 
-SCORER = "llm_judge"
-
-
 @dg.asset(
     partitions_def=daily_partitions,
     # Day by day: a backfill of months must not send the judge fleet a month of traces in one run.
@@ -35,7 +32,7 @@ def judge_scores(
     """Every consented trace of the window judged on the seed's rubric, with provenance; a trace
     whose content, judge model and prompt are unchanged keeps its stored score (no request)."""
     window = context.partition_time_window
-    identity = {"scorer": SCORER, "judge_model": judge.model, "prompt_version": judge.prompt_version}
+    identity = {"scorer": judge.scorer, "judge_model": judge.model, "prompt_version": judge.prompt_version}
     stored = iceberg.read_window(JUDGE_SCORES_TABLE, "timestamp", window.start, window.end)
     plan = plan_scoring(iceberg_table, stored, identity)
     fresh = plan.fresh

@@ -17,9 +17,6 @@ from trace_assets.score_tables import BY_DAY, RAGAS_SCORES_ICEBERG_SCHEMA, RAGAS
 from trace_assets.scoring.progress import ProgressLog
 from trace_assets.scoring.scoring_plan import plan_scoring
 
-SCORER = "ragas"
-
-
 @dg.asset(
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
@@ -36,7 +33,7 @@ def ragas_scores(
     over the metrics that apply); unchanged traces keep their stored scores."""
     window = context.partition_time_window
     identity = {
-        "scorer": SCORER,
+        "scorer": ragas.scorer,
         "llm_model": ragas.llm_model,
         "embeddings_model": ragas.embeddings_model,
         "scorer_version": ragas.scorer_version,

@@ -60,6 +60,10 @@ class JudgeResource(dg.ConfigurableResource):
         return seconds / 3600 * self.fleet_nodes * self.node_hourly_usd
 
     @property
+    def scorer(self) -> str:
+        return "llm_judge"
+
+    @property
     def prompt_version(self) -> str:
         return prompt_version(self.prompt_template)
 
@@ -141,15 +145,3 @@ def _kind(error: openai.APIError) -> str:
 def _describe(error: openai.APIError) -> str:
     return f"{_kind(error)}: {type(error).__name__}: {str(error)[:300]} (after retries)"
 
-
-class UnconfiguredJudge(JudgeResource):
-    """The judge when JUDGE_BASE_URL is not set: scoring stops with a message naming it, rather
-    than scoring with something the run did not ask for."""
-
-    base_url: str = "unset"
-
-    def judge(self, requests, on_progress=None) -> list[JudgeVerdict]:
-        raise RuntimeError(
-            "JUDGE_BASE_URL is not set: point it at an OpenAI-compatible judge endpoint (README.md, "
-            "'Scoring') to materialize judge_scores"
-        )

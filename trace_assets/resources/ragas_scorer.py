@@ -15,6 +15,7 @@ import dagster as dg
 import httpx
 from pydantic import Field
 
+from trace_assets.resources.packaged_embeddings import ragas_embeddings
 from trace_assets.scoring.rewards import Reward, ragas_reward
 
 
@@ -67,13 +68,19 @@ class RagasResource(dg.ConfigurableResource):
     llm_base_url: str = Field(description="OpenAI-compatible base URL of the LLM ragas asks.")
     llm_model: str = Field(default="qwen3-judge")
     llm_api_key: str | None = Field(default=None)
-    embeddings_base_url: str = Field(description="OpenAI-compatible base URL serving /embeddings.")
+    embeddings_base_url: str = Field(
+        description="OpenAI-compatible base URL serving /embeddings, or `local` for the packaged all-MiniLM-L6-v2."
+    )
     embeddings_model: str = Field(default="text-embedding-3-small")
     embeddings_api_key: str | None = Field(default=None)
     strictness: int = Field(default=3, gt=0, description="Questions answer_relevancy generates per trace.")
     max_concurrency: int = Field(default=16, gt=0, description="Traces scored at once.")
     request_timeout_s: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=4, ge=0, description="HTTP retries per request (429, 5xx, timeouts).")
+
+    @property
+    def scorer(self) -> str:
+        return "ragas"
 
     @property
     def scorer_version(self) -> str:
@@ -101,7 +108,10 @@ class RagasResource(dg.ConfigurableResource):
                 max_retries=self.max_retries, http_client=http,
             )
             llm = llm_factory(self.llm_model, client=llm_client)
-            embeddings = OpenAIEmbeddings(client=embeddings_client, model=self.embeddings_model)
+            if self.embeddings_base_url == "local":
+                embeddings = ragas_embeddings()
+            else:
+                embeddings = OpenAIEmbeddings(client=embeddings_client, model=self.embeddings_model)
             metrics = {
                 "faithfulness": Faithfulness(llm=llm),
                 "answer_relevancy": AnswerRelevancy(llm=llm, embeddings=embeddings, strictness=self.strictness),
@@ -160,15 +170,3 @@ async def _score_trace(metrics: dict, request: RagasRequest) -> RagasOutcome:
     elapsed = (time.perf_counter() - started) * 1000
     return RagasOutcome(values, not_applicable, errors, reward, usage.calls, usage.tokens_in, usage.tokens_out, elapsed)
 
-
-class UnconfiguredRagas(RagasResource):
-    """Ragas when no LLM endpoint is configured: scoring stops with a message naming the settings."""
-
-    llm_base_url: str = "unset"
-    embeddings_base_url: str = "unset"
-
-    def evaluate(self, requests, on_progress=None) -> list[RagasOutcome]:
-        raise RuntimeError(
-            "RAGAS_LLM_BASE_URL (or JUDGE_BASE_URL) is not set: point it at an OpenAI-compatible endpoint "
-            "(README.md, 'Scoring') to materialize ragas_scores"
-        )
