@@ -46,7 +46,7 @@ def test_prod_never_falls_back_to_a_local_catalog(monkeypatch):
             "TRACE_ASSETS_ENV": "prod",
             "LANGFUSE_DATABASE_URL": "postgresql://db/langfuse",
             "TRACE_LAKE_URI": "s3://lake",
-            "JUDGE_BASE_URL": "http://reward-labeler-qwen3.training-pipeline.svc.cluster.local/openai/v1",
+            "JUDGE_BASE_URL": "http://reward-labeler-qwen3.training-pipeline.svc.cluster.local:8000/v1",
         }
     )
     assert resources["iceberg"].local_fallback_dir is None
