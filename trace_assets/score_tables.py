@@ -4,13 +4,14 @@ from pyiceberg.io.pyarrow import schema_to_pyarrow
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.transforms import DayTransform
-from pyiceberg.types import DoubleType, LongType, NestedField, StringType, TimestamptzType
+from pyiceberg.types import DateType, DoubleType, LongType, NestedField, StringType, TimestamptzType
 
 JUDGE_SCORES_TABLE = "training_data.judge_scores"
 
 # One row per consented trace of the day. `judge_score` is in [0, 1], or null with `error` (the
 # message) and `error_kind` (a short code). `timestamp` is the trace's, so a day's scores live in
-# that day's partition; `content_hash` is what was scored (input, output, contexts).
+# that day's partition (`date`, its UTC day); `content_hash` is what was scored (input, output,
+# contexts).
 JUDGE_SCORES_ICEBERG_SCHEMA = Schema(
     NestedField(1, "trace_id", StringType(), required=True),
     NestedField(2, "timestamp", TimestamptzType(), required=True),
@@ -26,6 +27,7 @@ JUDGE_SCORES_ICEBERG_SCHEMA = Schema(
     NestedField(12, "tokens_out", LongType(), required=True),
     NestedField(13, "latency_ms", DoubleType(), required=True),
     NestedField(14, "scored_at", TimestamptzType(), required=True),
+    NestedField(15, "date", DateType(), required=True),
 )
 JUDGE_SCORES_SCHEMA = schema_to_pyarrow(JUDGE_SCORES_ICEBERG_SCHEMA, include_field_ids=False)
 
@@ -56,6 +58,7 @@ RAGAS_SCORES_ICEBERG_SCHEMA = Schema(
     NestedField(18, "tokens_out", LongType(), required=True),
     NestedField(19, "latency_ms", DoubleType(), required=True),
     NestedField(20, "scored_at", TimestamptzType(), required=True),
+    NestedField(21, "date", DateType(), required=True),
 )
 RAGAS_SCORES_SCHEMA = schema_to_pyarrow(RAGAS_SCORES_ICEBERG_SCHEMA, include_field_ids=False)
 

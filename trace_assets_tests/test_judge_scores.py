@@ -55,6 +55,7 @@ def test_every_consented_trace_gets_a_score_or_an_error_with_provenance(judged):
     row = scores[good["id"]]
     assert (row["judge_model"], row["scorer"], row["tokens_in"], row["tokens_out"]) == ("qwen3-judge", "llm_judge", 200, 20)
     assert row["prompt_version"].startswith("judge-") and row["reasoning"] == "scored 0.9"
+    assert str(row["date"]) == "2026-04-18" and len(row["content_hash"]) == 64 and row["scored_at"] is not None
     prompts = " ".join(body["messages"][0]["content"] for body in server.chat_requests())
     assert "private question" not in prompts, "a trace without consent reached the judge"
 

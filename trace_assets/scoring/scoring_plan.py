@@ -1,6 +1,7 @@
 """Which traces of a window need scoring, and the window's score rows once they are scored."""
 
 from dataclasses import dataclass
+from datetime import timezone
 
 import pyarrow as pa
 
@@ -33,7 +34,12 @@ class ScoringPlan:
     def provenance(self, position: int) -> dict:
         """The columns every score row starts with."""
         trace = self.traces[position]
-        return {"trace_id": trace["id"], "timestamp": trace["timestamp"], "content_hash": self.hashes[position]}
+        return {
+            "trace_id": trace["id"],
+            "timestamp": trace["timestamp"],
+            "date": trace["timestamp"].astimezone(timezone.utc).date(),
+            "content_hash": self.hashes[position],
+        }
 
 
 def plan_scoring(consented_traces: pa.Table, stored_scores: pa.Table | None, identity: dict[str, str]) -> ScoringPlan:
