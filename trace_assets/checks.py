@@ -30,6 +30,13 @@ def _result(problems: list[str], what: str, **metadata) -> dg.AssetCheckResult:
     )
 
 
+def _coverage_result(consented_traces: pa.Table, scores: pa.Table) -> dg.AssetCheckResult:
+    missing, extra = coverage_gaps(consented_traces, scores)
+    problems = [f"{i}: no score" for i in missing] + [f"{i}: not a consented trace of the day" for i in extra]
+    problems += [f"{i}: scored twice" for i in duplicate_ids(scores)]
+    return _result(problems, "coverage problems")
+
+
 def build_checks(max_error_rate: float = DEFAULT_MAX_ERROR_RATE) -> list[dg.AssetChecksDefinition]:
     """The checks of the scoring assets and the dataset; `max_error_rate` is the share of traces
     of a day that may fail scoring (TRACE_MAX_SCORE_ERROR_RATE, default 5%)."""
@@ -45,31 +52,29 @@ def build_checks(max_error_rate: float = DEFAULT_MAX_ERROR_RATE) -> list[dg.Asse
         columns = ["ragas_reward", "faithfulness", "answer_relevancy", "context_precision"]
         return _result(invalid_scores(ragas_scores, columns, ["error", "reward_note"]), "invalid ragas scores")
 
+    def error_rate_result(scores: pa.Table) -> dg.AssetCheckResult:
+        rate = error_rate(scores)
+        return dg.AssetCheckResult(passed=rate <= max_error_rate, metadata={"error_rate": rate, "limit": max_error_rate})
+
     @dg.asset_check(asset=judge_scores, blocking=True, partitions_def=daily_partitions)
     def judge_error_rate(judge_scores: pa.Table) -> dg.AssetCheckResult:
-        rate = error_rate(judge_scores, "judge_score")
-        return dg.AssetCheckResult(passed=rate <= max_error_rate, metadata={"error_rate": rate, "limit": max_error_rate})
+        """At most the limit's share of the day's traces failed judging."""
+        return error_rate_result(judge_scores)
 
     @dg.asset_check(asset=ragas_scores, blocking=True, partitions_def=daily_partitions)
     def ragas_error_rate(ragas_scores: pa.Table) -> dg.AssetCheckResult:
-        rate = error_rate(ragas_scores, "ragas_reward")
-        return dg.AssetCheckResult(passed=rate <= max_error_rate, metadata={"error_rate": rate, "limit": max_error_rate})
+        """At most the limit's share of the day's traces failed a ragas metric."""
+        return error_rate_result(ragas_scores)
 
     @dg.asset_check(asset=judge_scores, blocking=True, partitions_def=daily_partitions, additional_ins=_TRACES)
     def judge_scores_cover_the_day(judge_scores: pa.Table, iceberg_table: pa.Table) -> dg.AssetCheckResult:
         """Exactly one row per consented trace of the day."""
-        missing, extra = coverage_gaps(iceberg_table, judge_scores)
-        problems = [f"{i}: no score" for i in missing] + [f"{i}: not a consented trace of the day" for i in extra]
-        problems += [f"{i}: scored twice" for i in duplicate_ids(judge_scores)]
-        return _result(problems, "coverage problems")
+        return _coverage_result(iceberg_table, judge_scores)
 
     @dg.asset_check(asset=ragas_scores, blocking=True, partitions_def=daily_partitions, additional_ins=_TRACES)
     def ragas_scores_cover_the_day(ragas_scores: pa.Table, iceberg_table: pa.Table) -> dg.AssetCheckResult:
         """Exactly one row per consented trace of the day."""
-        missing, extra = coverage_gaps(iceberg_table, ragas_scores)
-        problems = [f"{i}: no score" for i in missing] + [f"{i}: not a consented trace of the day" for i in extra]
-        problems += [f"{i}: scored twice" for i in duplicate_ids(ragas_scores)]
-        return _result(problems, "coverage problems")
+        return _coverage_result(iceberg_table, ragas_scores)
 
     @dg.asset_check(asset=labeled_dataset, blocking=True, partitions_def=daily_partitions, additional_ins=_TRACES)
     def labeled_dataset_holds_only_consented_traces(

@@ -4,7 +4,6 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from trace_assets.assets.iceberg_table import iceberg_table
 from trace_assets.partitions import daily_partitions
 from trace_assets.traces_schema import TRACES_TABLE
 from trace_assets_tests.langfuse_db import trace

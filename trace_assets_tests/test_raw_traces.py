@@ -1,6 +1,5 @@
 """raw_traces end to end: PostgreSQL -> hive-partitioned Parquet on a local lake."""
 
-from collections import Counter
 
 import dagster as dg
 import pytest

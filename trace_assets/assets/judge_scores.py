@@ -7,25 +7,17 @@ from datetime import datetime, timezone
 import dagster as dg
 import pyarrow as pa
 
-from trace_assets.assets.iceberg_table import iceberg_table
+from trace_assets.assets.daily_table_asset import daily_table_asset
 from trace_assets.assets.summaries import score_distribution, window_text
-from trace_assets.io_managers.iceberg_window_io_manager import PARTITION_EXPR_METADATA_KEY, TABLE_METADATA_KEY
-from trace_assets.partitions import daily_partitions
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.judge import JudgeRequest, JudgeResource
-from trace_assets.score_tables import BY_DAY, JUDGE_SCORES_ICEBERG_SCHEMA, JUDGE_SCORES_SCHEMA, JUDGE_SCORES_TABLE
+from trace_assets.score_tables import JUDGE_SCORES_ICEBERG_SCHEMA, JUDGE_SCORES_TABLE
 from trace_assets.scoring.progress import ProgressLog
-from trace_assets.scoring.scoring_plan import plan_scoring
+from trace_assets.scoring.score_store import ScoreTable, plan_window, store_window
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    # Day by day: a backfill of months must not send the judge fleet a month of traces in one run.
-    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
-    io_manager_key="iceberg_io_manager",
-    kinds={"iceberg", "openai"},
-    group_name="scoring",
-    metadata={TABLE_METADATA_KEY: JUDGE_SCORES_TABLE, PARTITION_EXPR_METADATA_KEY: "timestamp"},
-)
+JUDGE_SCORES = ScoreTable(JUDGE_SCORES_TABLE, JUDGE_SCORES_ICEBERG_SCHEMA)
+
+@daily_table_asset(JUDGE_SCORES_TABLE, group_name="scoring", kinds={"iceberg", "openai"})
 def judge_scores(
     context: dg.AssetExecutionContext, iceberg_table: pa.Table, judge: JudgeResource, iceberg: IcebergWarehouse
 ) -> dg.MaterializeResult:
@@ -33,10 +25,8 @@ def judge_scores(
     whose content, judge model and prompt are unchanged keeps its stored score (no request)."""
     window = context.partition_time_window
     identity = {"scorer": judge.scorer, "judge_model": judge.model, "prompt_version": judge.prompt_version}
-    stored = iceberg.read_window(JUDGE_SCORES_TABLE, "timestamp", window.start, window.end)
-    plan = plan_scoring(iceberg_table, stored, identity)
+    plan = plan_window(iceberg, JUDGE_SCORES, window, iceberg_table, identity, context.log)
     fresh = plan.fresh
-    context.log.info(f"{len(plan.traces)} consented traces: {len(plan.traces) - len(fresh)} scores reused, {len(fresh)} to judge")
     started = time.monotonic()
     verdicts = judge.judge(
         [JudgeRequest(plan.traces[i]["input"] or "", plan.traces[i]["output"] or "") for i in fresh],
@@ -60,9 +50,7 @@ def judge_scores(
         for i, verdict in zip(fresh, verdicts)
     }
     rows = plan.rows(new_rows)
-    table = iceberg.ensure_table(JUDGE_SCORES_TABLE, JUDGE_SCORES_ICEBERG_SCHEMA, BY_DAY, {})
-    scores = pa.Table.from_pylist(rows, schema=JUDGE_SCORES_SCHEMA)
-    commit = iceberg.replace_window(table, "timestamp", window.start, window.end, JUDGE_SCORES_SCHEMA, scores.to_batches())
+    commit = store_window(iceberg, JUDGE_SCORES, window, rows)
 
     errors = Counter(row["error_kind"] for row in new_rows.values() if row["error_kind"])
     if errors:

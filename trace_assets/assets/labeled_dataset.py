@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
+from trace_assets.assets.daily_table_asset import daily_table_asset
 from trace_assets.assets.summaries import score_distribution, window_text
-from trace_assets.io_managers.iceberg_window_io_manager import PARTITION_EXPR_METADATA_KEY, TABLE_METADATA_KEY
 from trace_assets.labeled_table import (
     LABELED_ICEBERG_SCHEMA,
     LABELED_LAKE_TABLE,
@@ -18,7 +18,7 @@ from trace_assets.labeled_table import (
     LABELED_SPEC,
     LABELED_TABLE,
 )
-from trace_assets.partitions import daily_partitions, days_in
+from trace_assets.partitions import days_in
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.trace_lake import TraceLake
 from trace_assets.scoring.rewards import final_reward, preference_band
@@ -29,14 +29,7 @@ class RewardWeights(dg.Config):
     judge_weight: float = Field(default=0.4, ge=0, description="Weight of judge_score (the seed's 0.4).")
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
-    io_manager_key="iceberg_io_manager",
-    kinds={"iceberg", "parquet"},
-    group_name="dataset",
-    metadata={TABLE_METADATA_KEY: LABELED_TABLE, PARTITION_EXPR_METADATA_KEY: "timestamp"},
-)
+@daily_table_asset(LABELED_TABLE, group_name="dataset", kinds={"iceberg", "parquet"})
 def labeled_dataset(
     context: dg.AssetExecutionContext,
     config: RewardWeights,

@@ -8,23 +8,17 @@ from datetime import datetime, timezone
 import dagster as dg
 import pyarrow as pa
 
+from trace_assets.assets.daily_table_asset import daily_table_asset
 from trace_assets.assets.summaries import score_distribution, window_text
-from trace_assets.io_managers.iceberg_window_io_manager import PARTITION_EXPR_METADATA_KEY, TABLE_METADATA_KEY
-from trace_assets.partitions import daily_partitions
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.ragas_scorer import RagasRequest, RagasResource
-from trace_assets.score_tables import BY_DAY, RAGAS_SCORES_ICEBERG_SCHEMA, RAGAS_SCORES_SCHEMA, RAGAS_SCORES_TABLE
+from trace_assets.score_tables import RAGAS_SCORES_ICEBERG_SCHEMA, RAGAS_SCORES_TABLE
 from trace_assets.scoring.progress import ProgressLog
-from trace_assets.scoring.scoring_plan import plan_scoring
+from trace_assets.scoring.score_store import ScoreTable, plan_window, store_window
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
-    io_manager_key="iceberg_io_manager",
-    kinds={"iceberg", "openai"},
-    group_name="scoring",
-    metadata={TABLE_METADATA_KEY: RAGAS_SCORES_TABLE, PARTITION_EXPR_METADATA_KEY: "timestamp"},
-)
+RAGAS_SCORES = ScoreTable(RAGAS_SCORES_TABLE, RAGAS_SCORES_ICEBERG_SCHEMA)
+
+@daily_table_asset(RAGAS_SCORES_TABLE, group_name="scoring", kinds={"iceberg", "openai"})
 def ragas_scores(
     context: dg.AssetExecutionContext, iceberg_table: pa.Table, ragas: RagasResource, iceberg: IcebergWarehouse
 ) -> dg.MaterializeResult:
@@ -38,10 +32,8 @@ def ragas_scores(
         "embeddings_model": ragas.embeddings_model,
         "scorer_version": ragas.scorer_version,
     }
-    stored = iceberg.read_window(RAGAS_SCORES_TABLE, "timestamp", window.start, window.end)
-    plan = plan_scoring(iceberg_table, stored, identity)
+    plan = plan_window(iceberg, RAGAS_SCORES, window, iceberg_table, identity, context.log)
     fresh = plan.fresh
-    context.log.info(f"{len(plan.traces)} consented traces: {len(plan.traces) - len(fresh)} scores reused, {len(fresh)} to score")
     started = time.monotonic()
     outcomes = ragas.evaluate(
         [RagasRequest(plan.traces[i]["input"] or "", plan.traces[i]["output"] or "", plan.traces[i]["contexts"]) for i in fresh],
@@ -68,9 +60,7 @@ def ragas_scores(
         for i, outcome in zip(fresh, outcomes)
     }
     rows = plan.rows(new_rows)
-    table = iceberg.ensure_table(RAGAS_SCORES_TABLE, RAGAS_SCORES_ICEBERG_SCHEMA, BY_DAY, {})
-    scores = pa.Table.from_pylist(rows, schema=RAGAS_SCORES_SCHEMA)
-    commit = iceberg.replace_window(table, "timestamp", window.start, window.end, RAGAS_SCORES_SCHEMA, scores.to_batches())
+    commit = store_window(iceberg, RAGAS_SCORES, window, rows)
 
     failed = Counter(name for outcome in outcomes for name in outcome.errors)
     if failed:

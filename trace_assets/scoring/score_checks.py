@@ -23,13 +23,11 @@ def invalid_scores(rows: pa.Table, score_columns: list[str], explained_by: list[
     return problems
 
 
-def error_rate(rows: pa.Table, score_column: str) -> float:
-    """Share of rows without a score because scoring failed (rows whose metrics do not apply are
-    not failures)."""
+def error_rate(rows: pa.Table) -> float:
+    """Share of rows whose scoring failed (rows whose metrics do not apply are not failures)."""
     if rows.num_rows == 0:
         return 0.0
-    failed = sum(1 for row in rows.select([score_column, "error"]).to_pylist() if row["error"])
-    return failed / rows.num_rows
+    return sum(1 for error in rows.column("error").to_pylist() if error) / rows.num_rows
 
 
 def coverage_gaps(consented_traces: pa.Table, rows: pa.Table) -> tuple[list[str], list[str]]:
