@@ -20,7 +20,8 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 ui: $(STAMP)
-	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/data/dagster_home} $(BIN)/dagster dev -w workspace.yaml
+	export DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/data/dagster_home}; \
+	$(BIN)/python -m trace_assets.dagster_home "$$DAGSTER_HOME" && $(BIN)/dagster dev -w workspace.yaml
 
 validate: $(STAMP)
 	$(BIN)/dagster definitions validate -w workspace.yaml

@@ -1,4 +1,4 @@
-"""The code location: assembles assets, checks, jobs and the resources of the environment."""
+"""The code location: assembles assets, checks, jobs, automation and the environment's resources."""
 
 import os
 
@@ -9,13 +9,17 @@ from trace_assets.assets.judge_scores import judge_scores
 from trace_assets.assets.labeled_dataset import labeled_dataset
 from trace_assets.assets.ragas_scores import ragas_scores
 from trace_assets.assets.raw_traces import raw_traces
+from trace_assets.automation.daily_schedule import daily_refresh_schedule
+from trace_assets.automation.late_data_sensor import build_late_data_sensor
 from trace_assets.checks import build_checks
-from trace_assets.environments import build_resources, max_score_error_rate
-from trace_assets.jobs import ingest_traces_job, label_traces_job
+from trace_assets.environments import build_resources, late_data_lookback_days, max_score_error_rate
+from trace_assets.jobs import ingest_traces_job, label_traces_job, refresh_traces_job
 
 defs = dg.Definitions(
     assets=[raw_traces, iceberg_table, judge_scores, ragas_scores, labeled_dataset],
     asset_checks=build_checks(max_score_error_rate(os.environ)),
-    jobs=[ingest_traces_job, label_traces_job],
+    jobs=[ingest_traces_job, label_traces_job, refresh_traces_job],
+    schedules=[daily_refresh_schedule],
+    sensors=[build_late_data_sensor(late_data_lookback_days(os.environ))],
     resources=build_resources(os.environ),
 )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from trace_assets.dagster_home import prepare_dagster_home
 from trace_assets.environments import DEFAULT_LOCAL_LAKE
 from trace_assets.sample_data.generate import SAMPLE_DAYS
 
@@ -16,7 +17,7 @@ EXAMPLES = 3
 
 def main() -> int:
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path("data/dagster_home").resolve())))
-    home.mkdir(parents=True, exist_ok=True)
+    prepare_dagster_home(home)
     os.environ.setdefault("TRACE_LAKE_URI", str(DEFAULT_LOCAL_LAKE.resolve()))
 
     from trace_assets.definitions import defs  # after the environment is set: it picks the resources

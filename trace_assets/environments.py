@@ -126,6 +126,23 @@ def max_score_error_rate(environ: Mapping[str, str]) -> float:
     return rate
 
 
+def late_data_lookback_days(environ: Mapping[str, str]) -> int:
+    """Days the late-data sensor watches (TRACE_LATE_DATA_LOOKBACK_DAYS, default 7)."""
+    return _positive_int(environ, "TRACE_LATE_DATA_LOOKBACK_DAYS", 7)
+
+
+def judge_pool_limit(environ: Mapping[str, str]) -> int:
+    """Scoring steps that may call the judge fleet at once (TRACE_JUDGE_POOL_LIMIT, default 2)."""
+    return _positive_int(environ, "TRACE_JUDGE_POOL_LIMIT", 2)
+
+
+def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    value = environ.get(name, str(default))
+    if not value.isdigit() or int(value) < 1:
+        raise MissingSettingError(f"{name}={value!r} is not a positive whole number")
+    return int(value)
+
+
 def _require_prod_settings(environ: Mapping[str, str]) -> None:
     missing = []
     if not environ.get("JUDGE_BASE_URL"):

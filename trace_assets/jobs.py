@@ -19,3 +19,9 @@ label_traces_job = dg.define_asset_job(
     selection=[judge_scores, ragas_scores, labeled_dataset],
     description="Score a day's consented traces (judge and ragas) and publish its labeled dataset.",
 )
+
+refresh_traces_job = dg.define_asset_job(
+    "refresh_traces",
+    selection=[raw_traces, iceberg_table, judge_scores, ragas_scores, labeled_dataset],
+    description="The whole graph for a day: land it, score it, publish its labeled dataset.",
+)

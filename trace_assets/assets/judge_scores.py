@@ -8,6 +8,7 @@ import dagster as dg
 import pyarrow as pa
 
 from trace_assets.assets.daily_table_asset import daily_table_asset
+from trace_assets.automation.pools import JUDGE_POOL
 from trace_assets.assets.summaries import score_distribution, window_text
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.judge import JudgeRequest, JudgeResource
@@ -17,7 +18,7 @@ from trace_assets.scoring.score_store import ScoreTable, plan_window, store_wind
 
 JUDGE_SCORES = ScoreTable(JUDGE_SCORES_TABLE, JUDGE_SCORES_ICEBERG_SCHEMA)
 
-@daily_table_asset(JUDGE_SCORES_TABLE, group_name="scoring", kinds={"iceberg", "openai"})
+@daily_table_asset(JUDGE_SCORES_TABLE, group_name="scoring", kinds={"iceberg", "openai"}, pool=JUDGE_POOL)
 def judge_scores(
     context: dg.AssetExecutionContext, iceberg_table: pa.Table, judge: JudgeResource, iceberg: IcebergWarehouse
 ) -> dg.MaterializeResult:

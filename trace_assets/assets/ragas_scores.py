@@ -9,6 +9,7 @@ import dagster as dg
 import pyarrow as pa
 
 from trace_assets.assets.daily_table_asset import daily_table_asset
+from trace_assets.automation.pools import JUDGE_POOL
 from trace_assets.assets.summaries import score_distribution, window_text
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.ragas_scorer import RagasRequest, RagasResource
@@ -18,7 +19,7 @@ from trace_assets.scoring.score_store import ScoreTable, plan_window, store_wind
 
 RAGAS_SCORES = ScoreTable(RAGAS_SCORES_TABLE, RAGAS_SCORES_ICEBERG_SCHEMA)
 
-@daily_table_asset(RAGAS_SCORES_TABLE, group_name="scoring", kinds={"iceberg", "openai"})
+@daily_table_asset(RAGAS_SCORES_TABLE, group_name="scoring", kinds={"iceberg", "openai"}, pool=JUDGE_POOL)
 def ragas_scores(
     context: dg.AssetExecutionContext, iceberg_table: pa.Table, ragas: RagasResource, iceberg: IcebergWarehouse
 ) -> dg.MaterializeResult:

@@ -12,7 +12,10 @@ from trace_assets.ingest.landing import LandingRules, clean_batch
 from trace_assets.ingest.rejections import RejectionLog
 from trace_assets.partitions import daily_partitions, days_in
 from trace_assets.resources.trace_lake import TraceLake
-from trace_assets.resources.trace_source import TraceSource
+from trace_assets.resources.trace_source import EMPTY_DAY, TraceSource
+
+# raw_traces metadata: each landed day's fingerprint at the source, read by the late-data sensor.
+SOURCE_FINGERPRINTS = "source_fingerprints"
 from trace_assets.assets.summaries import rows_by_day_model_consent, window_text
 
 
@@ -38,6 +41,9 @@ def raw_traces(context: dg.AssetExecutionContext, trace_source: TraceSource, tra
     `{lake}/langfuse-traces/date=YYYY-MM-DD/model=<model>/consent=<bool>/part-N.parquet`.
     Each day is replaced whole; rejected rows are counted and named, never dropped silently."""
     window = context.partition_time_window
+    # Taken before reading: a trace that arrives while the day lands changes the source's
+    # fingerprint, so the late-data sensor sees it even if this run already read it.
+    fingerprints = trace_source.day_fingerprints(window.start, window.end)
     untimed = RejectionLog()
     count, sample_ids = trace_source.rows_without_timestamp(consented_only=not trace_lake.land_non_consented)
     if count:
@@ -53,7 +59,11 @@ def raw_traces(context: dg.AssetExecutionContext, trace_source: TraceSource, tra
         if landing.rejections.total:
             context.log.warning(f"{day}: rejected {landing.rejections.total} rows: {landing.rejections.describe()}")
         landings.append(landing)
-    return dg.MaterializeResult(metadata=landing_metadata(window, landings, untimed, trace_lake))
+    metadata = landing_metadata(window, landings, untimed, trace_lake)
+    metadata[SOURCE_FINGERPRINTS] = dg.MetadataValue.json(
+        {landing.day.isoformat(): fingerprints.get(landing.day, EMPTY_DAY) for landing in landings}
+    )
+    return dg.MaterializeResult(metadata=metadata)
 
 
 def land_day(source: TraceSource, lake: TraceLake, day: date) -> DayLanding:

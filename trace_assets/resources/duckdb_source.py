@@ -31,7 +31,12 @@ class DuckDBTraceSource(TraceSource):
     def _fetch_small(self, query: str, parameters: list) -> list[dict]:
         with self.duckdb.get_connection() as connection:
             self._prepare(connection)
-            return connection.execute(query, parameters).to_arrow_table().to_pylist()
+            result = connection.execute(query, parameters)
+            names = [column[0] for column in result.description]
+            return [dict(zip(names, row)) for row in result.fetchall()]
+
+    def _row_digest_sql(self, text_sql: str) -> str:
+        return f"hash({text_sql})"
 
     def _prepare(self, connection) -> None:
         connection.execute("SET TimeZone = 'UTC'")

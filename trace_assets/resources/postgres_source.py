@@ -49,6 +49,9 @@ class PostgresTraceSource(TraceSource):
             connection.rollback()
         return rows
 
+    def _row_digest_sql(self, text_sql: str) -> str:
+        return f"CAST(CAST('x' || substr(md5({text_sql}), 1, 16) AS bit(64)) AS bigint)"
+
     def _connect(self):
         connection = adbc_postgres.connect(self.database_url)
         with connection.cursor() as cursor:

@@ -3,13 +3,16 @@
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 
 import dagster as dg
 import pyarrow as pa
 from pydantic import Field, field_validator
 
 from trace_assets.traces_schema import SOURCE_COLUMNS
+
+# The fingerprint of a day without traces.
+EMPTY_DAY = "0:0000000000000000"
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 
@@ -126,6 +129,28 @@ class TraceSource(dg.ConfigurableResource, ABC):
             f"  AND (CAST($3 AS boolean) OR COALESCE({consent}, false))\n"
             f"ORDER BY {timestamp}"
         )
+
+    @abstractmethod
+    def _row_digest_sql(self, text_sql: str) -> str:
+        """A 64-bit integer hash of the text expression `text_sql`, in this database's SQL."""
+
+    def day_fingerprints(self, start: datetime, end: datetime) -> dict[date, str]:
+        """A cheap fingerprint of each UTC day in [start, end) at the source: the count of traces
+        (with a non-null output, as landed) and an order-independent digest (XOR of a hash) of
+        their ids and consent. A late trace or a consent change alters its day's fingerprint;
+        edits to an existing trace's text do not. Days without traces are absent."""
+        timestamp, output, consent = self._column("timestamp"), self._column("output"), self._column("user_consent")
+        identity = f"concat_ws('|', CAST({self._column('id')} AS text), coalesce(CAST({consent} AS text), 'null'))"
+        rows = self._fetch_small(
+            f"SELECT CAST({timestamp} AS date) AS day, count(*) AS traces, "
+            f"CAST(bit_xor({self._row_digest_sql(identity)}) AS text) AS digest\n"
+            f"FROM {quote_identifier(self.table)}\n"
+            f"WHERE {timestamp} >= CAST($1 AS timestamptz) AND {timestamp} < CAST($2 AS timestamptz)\n"
+            f"  AND {output} IS NOT NULL\n"
+            "GROUP BY 1",
+            [start, end],
+        )
+        return {row["day"]: f"{row['traces']}:{int(row['digest']) & 0xFFFFFFFFFFFFFFFF:016x}" for row in rows}
 
     def count_without_consent_sql(self) -> str:
         timestamp, output, consent = self._column("timestamp"), self._column("output"), self._column("user_consent")

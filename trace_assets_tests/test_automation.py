@@ -1,0 +1,123 @@
+"""The daily schedule, the late-data sensor against the real PostgreSQL, and the judge pool."""
+
+import json
+from datetime import date, datetime, timedelta, timezone
+
+import dagster as dg
+import yaml
+
+from trace_assets.assets.judge_scores import judge_scores
+from trace_assets.assets.ragas_scores import ragas_scores
+from trace_assets.assets.raw_traces import raw_traces
+from trace_assets.automation.daily_schedule import daily_refresh_schedule
+from trace_assets.automation.late_data_sensor import build_late_data_sensor
+from trace_assets.automation.pools import JUDGE_POOL
+from trace_assets.dagster_home import prepare_dagster_home
+from trace_assets.resources.postgres_source import PostgresTraceSource
+from trace_assets_tests.langfuse_db import trace
+from trace_assets_tests.materialize import materialize_days
+
+
+def day_ago(days: int) -> date:
+    return datetime.now(timezone.utc).date() - timedelta(days=days)
+
+
+def at(day: date, clock: str) -> str:
+    return f"{day.isoformat()} {clock}"
+
+
+def test_the_daily_schedule_runs_yesterday_at_six_utc():
+    from trace_assets.definitions import defs
+
+    schedule = defs.resolve_schedule_def(daily_refresh_schedule.name)
+    assert schedule.cron_schedule == "0 6 * * *" and schedule.execution_timezone in (None, "UTC")
+    tick = datetime(2026, 4, 19, 6, 0, tzinfo=timezone.utc)
+    with dg.DagsterInstance.ephemeral() as instance:
+        data = schedule.evaluate_tick(dg.build_schedule_context(instance=instance, scheduled_execution_time=tick))
+    [request] = data.run_requests
+    assert request.partition_key == "2026-04-18"
+    assert request.tags["trace_assets/reason"] == "daily_schedule"
+
+
+class LateData:
+    """A Langfuse database, days landed through raw_traces on one instance, and sensor ticks."""
+
+    def __init__(self, database, local_resources):
+        self.database = database
+        self.source = PostgresTraceSource(database_url=database.database_url)
+        self.resources = local_resources(self.source)
+        self.instance = dg.DagsterInstance.ephemeral()
+        self.sensor = build_late_data_sensor(lookback_days=7)
+        self.cursor = None
+
+    def land(self, day: date) -> None:
+        materialize_days(self.resources, day.isoformat(), assets=[raw_traces], instance=self.instance)
+
+    def tick(self) -> list[dg.RunRequest]:
+        from trace_assets.definitions import defs
+
+        context = dg.build_sensor_context(
+            instance=self.instance,
+            cursor=self.cursor,
+            resources={"trace_source": self.source},
+            repository_def=defs.get_repository_def(),
+        )
+        data = self.sensor.evaluate_tick(context)
+        self.cursor = data.cursor
+        return data.run_requests
+
+
+def test_the_sensor_reruns_exactly_the_days_that_changed(langfuse_database, local_resources):
+    late = LateData(langfuse_database, local_resources)
+    changed, quiet = day_ago(2), day_ago(3)
+    langfuse_database.insert([trace(at(changed, "08:00:00")), trace(at(quiet, "09:00:00"))])
+    late.land(changed)
+    late.land(quiet)
+
+    assert late.tick() == [], "nothing changed since the days landed"
+
+    langfuse_database.insert([trace(at(changed, "23:59:59"))])
+    [request] = late.tick()
+    assert request.partition_key == changed.isoformat()
+    assert request.tags["trace_assets/reason"] == "late_data"
+    assert request.tags["trace_assets/old_fingerprint"].startswith("1:")
+    assert request.tags["trace_assets/new_fingerprint"].startswith("2:")
+    assert request.run_key == f"late-data:{changed.isoformat()}:{request.tags['trace_assets/new_fingerprint']}"
+
+    assert late.tick() == [], "the cursor remembers what was requested"
+    assert json.loads(late.cursor)[changed.isoformat()] == request.tags["trace_assets/new_fingerprint"]
+
+    langfuse_database.insert([trace(at(changed, "12:00:00"))])
+    [second] = late.tick()
+    assert second.partition_key == changed.isoformat() and second.run_key != request.run_key
+
+
+def test_a_consent_change_reruns_its_day(langfuse_database, local_resources):
+    late = LateData(langfuse_database, local_resources)
+    day = day_ago(1)
+    revoked = trace(at(day, "10:00:00"))
+    langfuse_database.insert([revoked, trace(at(day, "11:00:00"))])
+    late.land(day)
+    assert late.tick() == []
+    langfuse_database.execute("UPDATE traces SET user_consent = false WHERE id = %s", (revoked["id"],))
+    [request] = late.tick()
+    assert request.partition_key == day.isoformat()
+
+
+def test_changes_outside_the_look_back_window_and_days_never_landed_are_ignored(langfuse_database, local_resources):
+    late = LateData(langfuse_database, local_resources)
+    old, never_landed = day_ago(10), day_ago(4)
+    langfuse_database.insert([trace(at(old, "08:00:00"))])
+    late.land(old)
+    assert late.tick() == []
+    langfuse_database.insert([trace(at(old, "09:00:00")), trace(at(never_landed, "09:00:00"))])
+    assert late.tick() == []
+
+
+def test_the_scoring_steps_share_the_judge_pool_and_the_instance_limits_it(tmp_path):
+    assert judge_scores.op.pool == JUDGE_POOL and ragas_scores.op.pool == JUDGE_POOL
+    config = prepare_dagster_home(tmp_path, {"TRACE_JUDGE_POOL_LIMIT": "3"})
+    assert yaml.safe_load(config.read_text()) == {"concurrency": {"pools": {"granularity": "op", "default_limit": 3}}}
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        pools = instance.get_concurrency_config().pool_config
+        assert pools.default_pool_limit == 3 and str(pools.pool_granularity).endswith("OP")
