@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[offline,test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[offline,deploy,test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
