@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from trace_assets.ingest.hive_day import DayFiles, day_dir
 from trace_assets.ingest.landing import LandingRules, clean_batch
+from trace_assets.ingest.prefetch import prefetched
 from trace_assets.ingest.rejections import RejectionLog
 from trace_assets.partitions import daily_partitions, days_in
 from trace_assets.resources.trace_lake import TraceLake
@@ -76,7 +77,7 @@ def land_day(source: TraceSource, lake: TraceLake, day: date) -> DayLanding:
 
     def landed_batches():
         source_rows = 0
-        for batch in source.read_window(start, end, consented_only=not lake.land_non_consented):
+        for batch in prefetched(source.read_window(start, end, consented_only=not lake.land_non_consented)):
             landed = clean_batch(batch, rules, rejections, first_row_number=source_rows)
             source_rows += batch.num_rows
             for group in pa.table(landed).group_by(["model", "consent"]).aggregate([([], "count_all")]).to_pylist():

@@ -12,6 +12,7 @@ from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pa_json
 
 from trace_assets.ingest.rejections import RejectionLog
 from trace_assets.traces_schema import LANDED_TRACE_SCHEMA, TEXT_COLUMNS
@@ -47,7 +48,10 @@ class _Verdicts:
             if self.reasons[row] is None:
                 self.reasons[row] = reason
 
-    def keep_mask(self) -> pa.Array:
+    def keep_mask(self) -> pa.Array | None:
+        """Which rows are still good; None when all are (nothing to filter)."""
+        if all(reason is None for reason in self.reasons):
+            return None
         return pa.array([reason is None for reason in self.reasons], type=pa.bool_())
 
 
@@ -78,9 +82,12 @@ def clean_batch(
 
     # Metadata is parsed only on rows whose bytes are known to be valid and bounded.
     keep = verdicts.keep_mask()
-    survivors = batch.filter(keep)
-    survivor_rows = [first_row_number + row for row in pc.indices_nonzero(keep).to_pylist()]
-    timestamps = timestamps.filter(keep)
+    if keep is None:
+        survivors, survivor_rows = batch, [first_row_number + row for row in range(batch.num_rows)]
+    else:
+        survivors = batch.filter(keep)
+        survivor_rows = [first_row_number + row for row in pc.indices_nonzero(keep).to_pylist()]
+        timestamps = timestamps.filter(keep)
     verdicts = _Verdicts(survivors.num_rows)
     contexts = _contexts_from_metadata(survivors.column("metadata"), verdicts)
     _record(survivors, verdicts, rejections, survivor_rows)
@@ -89,7 +96,7 @@ def clean_batch(
         "timestamp": timestamps,
         "consent": pc.fill_null(survivors.column("user_consent").cast(pa.bool_()), False),
         "metadata_json": survivors.column("metadata"),
-        "contexts": pa.array(contexts),
+        "contexts": contexts if isinstance(contexts, pa.Array) else pa.array(contexts),
     }
     landed = pa.RecordBatch.from_arrays(
         [
@@ -98,7 +105,8 @@ def clean_batch(
         ],
         schema=LANDED_TRACE_SCHEMA,
     )
-    return landed.filter(verdicts.keep_mask())
+    keep = verdicts.keep_mask()
+    return landed if keep is None else landed.filter(keep)
 
 
 def _record(batch, verdicts: _Verdicts, rejections: RejectionLog, row_numbers: list[int]) -> None:
@@ -143,7 +151,13 @@ def _is_utf8(value: bytes) -> bool:
         return False
 
 
-def _contexts_from_metadata(metadata: pa.Array, verdicts: _Verdicts) -> list:
+def _contexts_from_metadata(metadata: pa.Array, verdicts: _Verdicts) -> list | pa.Array:
+    """The contexts of each row. The common case (every metadata an object whose contexts, if
+    any, are a list of strings) is parsed in C++ by pyarrow's JSON reader; anything else falls
+    back to Python, row by row, to find and name the rows that are wrong."""
+    fast = _contexts_by_arrow(metadata)
+    if fast is not None:
+        return fast
     contexts = []
     for row, text in enumerate(metadata.to_pylist()):
         contexts.append(None)
@@ -162,6 +176,30 @@ def _contexts_from_metadata(metadata: pa.Array, verdicts: _Verdicts) -> list:
         except ValueError:
             verdicts.reasons[row] = "contexts_malformed"
     return contexts
+
+
+_CONTEXTS_ONLY = pa.schema([(key, pa.list_(pa.string())) for key in CONTEXT_KEYS])
+
+
+def _contexts_by_arrow(metadata: pa.Array) -> pa.Array | None:
+    if len(metadata) == 0:
+        return None
+    lines = pc.fill_null(metadata.cast(pa.string()), "{}")
+    # jsonb text holds no raw newline, so the rows joined by newlines are one JSON-lines document.
+    document = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()), lines), "\n")
+    data = document[0].as_buffer() if hasattr(document[0], "as_buffer") else pa.py_buffer(document[0].as_py().encode())
+    try:
+        parsed = pa_json.read_json(
+            pa.BufferReader(data),
+            read_options=pa_json.ReadOptions(block_size=max(data.size + 1, 1 << 20)),
+            parse_options=pa_json.ParseOptions(explicit_schema=_CONTEXTS_ONLY, unexpected_field_behavior="ignore"),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if parsed.num_rows != len(metadata):
+        return None
+    first, second = (parsed.column(key).combine_chunks() for key in CONTEXT_KEYS)
+    return pc.if_else(pc.is_valid(first), first, second)
 
 
 def _context_texts(document: dict) -> list[str] | None:
