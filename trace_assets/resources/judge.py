@@ -2,11 +2,13 @@
 OpenAI-compatible API), scored concurrently with bounded concurrency."""
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
+import httpx
 import openai
 from pydantic import Field
 
@@ -82,6 +84,9 @@ class JudgeResource(dg.ConfigurableResource):
             api_key=self.api_key or "not-needed",
             timeout=self.request_timeout_s,
             max_retries=self.max_retries,
+            # aiohttp under the openai client: about a third of httpx's CPU per request, which is
+            # what bounds one process's request rate (BENCHMARKS.md).
+            http_client=openai.DefaultAioHttpClient(limits=_connection_limits(self.max_concurrency)),
         ) as client:
 
             async def worker() -> None:
@@ -95,37 +100,48 @@ class JudgeResource(dg.ConfigurableResource):
             await asyncio.gather(*(worker() for _ in range(min(self.max_concurrency, len(requests)))))
         return verdicts
 
+    def _payload(self, request: JudgeRequest) -> dict:
+        payload = {
+            "model": self.model,
+            "messages": [
+                {"role": "user", "content": self.prompt_template.format(question=request.question, answer=request.answer)}
+            ],
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "judge_verdict", "schema": VERDICT_SCHEMA, "strict": True},
+            },
+        }
+        if self.disable_thinking:
+            payload["chat_template_kwargs"] = {"enable_thinking": False}
+        return payload
+
     async def _judge_one(self, client: openai.AsyncOpenAI, request: JudgeRequest) -> JudgeVerdict:
         started = time.perf_counter()
-        extra_body = {"chat_template_kwargs": {"enable_thinking": False}} if self.disable_thinking else None
         try:
-            response = await client.chat.completions.create(
-                model=self.model,
-                messages=[
-                    {
-                        "role": "user",
-                        "content": self.prompt_template.format(question=request.question, answer=request.answer),
-                    }
-                ],
-                temperature=self.temperature,
-                max_tokens=self.max_tokens,
-                response_format={
-                    "type": "json_schema",
-                    "json_schema": {"name": "judge_verdict", "schema": VERDICT_SCHEMA, "strict": True},
-                },
-                extra_body=extra_body,
-            )
+            # A plain POST through the client (its retries, backoff and errors), the reply read as
+            # JSON: the typed request and response layers cost more CPU than everything else a
+            # request does, and bound one process's request rate (BENCHMARKS.md).
+            response = await client.post("/chat/completions", body=self._payload(request), cast_to=httpx.Response)
+            reply = json.loads(response.content)
         except openai.APIError as error:
             return JudgeVerdict(None, None, _describe(error), _kind(error), 0, 0, _elapsed_ms(started))
-        usage = response.usage
-        tokens_in = usage.prompt_tokens if usage else 0
-        tokens_out = usage.completion_tokens if usage else 0
-        content = response.choices[0].message.content if response.choices else None
+        except ValueError as error:
+            return JudgeVerdict(None, None, f"unparseable_reply: {error}", "unparseable_reply", 0, 0, _elapsed_ms(started))
+        usage = reply.get("usage") or {}
+        tokens_in, tokens_out = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
+        choices = reply.get("choices") or [{}]
+        content = (choices[0].get("message") or {}).get("content")
         try:
             score, reasoning = parse_verdict(content)
         except VerdictError as error:
             return JudgeVerdict(None, None, str(error), error.kind, tokens_in, tokens_out, _elapsed_ms(started))
         return JudgeVerdict(score, reasoning, None, None, tokens_in, tokens_out, _elapsed_ms(started))
+
+
+def _connection_limits(concurrency: int) -> httpx.Limits:
+    return httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
 
 def _elapsed_ms(started: float) -> float:
