@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test ui validate clean
+.PHONY: demo test ui validate bench clean
 
 $(STAMP): pyproject.toml setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,3 +28,10 @@ validate: $(STAMP)
 
 clean:
 	rm -rf data
+
+# The benchmarks (minutes; they load the machine): see BENCHMARKS.md.
+bench: $(STAMP)
+	$(BIN)/python bench/extraction.py --rows 100000 1000000
+	$(BIN)/python bench/judge_client.py
+	$(BIN)/python bench/ragas_cost.py
+	$(BIN)/python bench/iceberg.py --rows 1000000 --days 3

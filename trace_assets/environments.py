@@ -8,7 +8,6 @@ the definitions from loading, naming every setting that is missing.
 """
 
 from collections.abc import Mapping
-from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -28,7 +27,6 @@ from trace_assets.resources.trace_lake import TraceLake
 
 ENVIRONMENTS = ("local", "prod")
 DEFAULT_LOCAL_LAKE = Path("data") / "lake"
-DEFAULT_START_DATE = "2026-04-01"
 
 
 class MissingSettingError(RuntimeError):
@@ -40,15 +38,6 @@ def environment_name(environ: Mapping[str, str]) -> str:
     if name not in ENVIRONMENTS:
         raise MissingSettingError(f"TRACE_ASSETS_ENV={name!r} is not one of {', '.join(ENVIRONMENTS)}")
     return name
-
-
-def partition_start_date(environ: Mapping[str, str]) -> str:
-    """First daily partition (TRACE_ASSETS_START_DATE, default the seed's 2026-04-01)."""
-    value = environ.get("TRACE_ASSETS_START_DATE", DEFAULT_START_DATE)
-    try:
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise MissingSettingError(f"TRACE_ASSETS_START_DATE={value!r} is not a date like 2026-04-01") from None
 
 
 def build_resources(environ: Mapping[str, str]) -> dict:

@@ -13,7 +13,7 @@ class _Failure:
         self.error = error
 
 
-def prefetched(items: Iterable, depth: int = 2) -> Iterator:
+def prefetched(items: Iterable, depth: int = 1) -> Iterator:
     """`items`, produced on a background thread at most `depth` ahead of the consumer. An error in
     the producer is raised in the consumer; a consumer that stops early stops the producer."""
     buffer: queue.Queue = queue.Queue(maxsize=depth)

@@ -58,7 +58,7 @@ class TraceSource(dg.ConfigurableResource, ABC):
         f"(keys: {', '.join(SOURCE_COLUMNS)}).",
     )
     fetch_rows: int = Field(
-        default=10_000, gt=0, description="Rows per record batch: bounds memory whatever the day's size."
+        default=5_000, gt=0, description="Rows per record batch: bounds memory whatever the day's size."
     )
 
     @field_validator("table")
