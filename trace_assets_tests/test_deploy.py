@@ -4,7 +4,6 @@ the code's defaults, and the image installs the pinned set the tests run with.""
 import tomllib
 from pathlib import Path
 
-import pytest
 import yaml
 
 from trace_assets.automation.pools import DEFAULT_JUDGE_POOL_LIMIT

@@ -18,10 +18,21 @@ from trace_assets.scoring.offline_scores import (
 OFFLINE_SCORER = "offline_embedding"
 
 
-def _embedded(requests) -> EmbeddingCache:
+def _score_all(requests, texts_of, score, on_progress) -> list:
+    """Embed every text of `requests` once, score each, and give each result its share of the
+    time as latency_ms."""
+    started = time.perf_counter()
     cache = EmbeddingCache(packaged_encoder())
-    cache.add([text for request in requests for text in texts_to_embed(*request)])
-    return cache
+    cache.add([text for request in requests for text in texts_to_embed(*texts_of(request))])
+    results = []
+    for done, request in enumerate(requests, start=1):
+        results.append(score(request, cache))
+        if on_progress is not None:
+            on_progress(done, len(requests))
+    per_trace_ms = (time.perf_counter() - started) * 1000 / max(len(requests), 1)
+    for result in results:
+        result.latency_ms = per_trace_ms
+    return results
 
 
 class OfflineJudge(JudgeResource):
@@ -39,18 +50,11 @@ class OfflineJudge(JudgeResource):
         return OFFLINE_VERSION
 
     def judge(self, requests, on_progress=None) -> list[JudgeVerdict]:
-        started = time.perf_counter()
-        cache = _embedded([(r.question, r.answer, None) for r in requests])
-        verdicts = []
-        for done, request in enumerate(requests, start=1):
+        def verdict(request, cache: EmbeddingCache) -> JudgeVerdict:
             score, reasoning = judge_score(request.question, request.answer, cache)
-            verdicts.append(JudgeVerdict(score, reasoning, None, None, 0, 0, 0.0))
-            if on_progress is not None:
-                on_progress(done, len(requests))
-        per_trace_ms = (time.perf_counter() - started) * 1000 / max(len(requests), 1)
-        for verdict in verdicts:
-            verdict.latency_ms = per_trace_ms
-        return verdicts
+            return JudgeVerdict(score, reasoning, None, None, 0, 0, 0.0)
+
+        return _score_all(requests, lambda r: (r.question, r.answer, None), verdict, on_progress)
 
 
 class OfflineRagas(RagasResource):
@@ -70,15 +74,8 @@ class OfflineRagas(RagasResource):
         return OFFLINE_VERSION
 
     def evaluate(self, requests, on_progress=None) -> list[RagasOutcome]:
-        started = time.perf_counter()
-        cache = _embedded([(r.question, r.answer, r.contexts) for r in requests])
-        outcomes = []
-        for done, request in enumerate(requests, start=1):
+        def outcome(request, cache: EmbeddingCache) -> RagasOutcome:
             metrics, not_applicable, reward = ragas_metrics(request.question, request.answer, request.contexts, cache)
-            outcomes.append(RagasOutcome(metrics, not_applicable, {}, reward))
-            if on_progress is not None:
-                on_progress(done, len(requests))
-        per_trace_ms = (time.perf_counter() - started) * 1000 / max(len(requests), 1)
-        for outcome in outcomes:
-            outcome.latency_ms = per_trace_ms
-        return outcomes
+            return RagasOutcome(metrics, not_applicable, {}, reward)
+
+        return _score_all(requests, lambda r: (r.question, r.answer, r.contexts), outcome, on_progress)
