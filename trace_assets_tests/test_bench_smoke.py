@@ -40,3 +40,8 @@ def test_ragas_cost_bench_counts_calls_and_reuse():
 def test_iceberg_bench_reports_pruning(rows):
     out = run("iceberg.py", "--rows", rows, "--days", "3")
     assert "plans" in out and "(one copy)" in out
+
+
+def test_whole_day_bench_runs_the_graph_and_times_each_step():
+    out = run("whole_day.py", "--traces", "60", "--latency-ms", "5")
+    assert "run succeeded" in out and "ragas_scores" in out and "peak RSS" in out

@@ -1,0 +1,118 @@
+"""A whole day through the whole graph: N traces in PostgreSQL -> raw_traces -> iceberg_table ->
+judge_scores + ragas_scores (a loopback OpenAI-compatible server in its own process, answering
+after a fixed latency, judge and ragas alike) -> labeled_dataset and its checks, on a local lake
+and a SQLite Iceberg catalog. Prints wall time per step, the share of the run each takes, and
+the process's peak RSS.
+
+    python bench/whole_day.py --traces 5000 --latency-ms 50
+"""
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import resource
+import socket
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import dagster as dg
+
+sys.path.insert(0, str(Path(__file__).parent))
+from extraction import BENCH_URL, fill  # noqa: E402  (the same realistic day)
+
+VERDICT = json.dumps({"score": 0.8, "reasoning": "benchmark"})
+
+
+def serve(port: int, latency_s: float) -> None:
+    from aiohttp import web
+
+    from trace_assets_tests.ragas_server import RagasScript
+
+    ragas = RagasScript()
+
+    async def answer(request: web.Request) -> web.Response:
+        body = await request.json()
+        await asyncio.sleep(latency_s)
+        if request.path.endswith("/embeddings") or body["messages"][0]["role"] == "system":
+            return web.json_response(ragas(request.path, body).body)
+        return web.json_response({
+            "id": "bench", "object": "chat.completion", "created": 0, "model": "qwen3-judge",
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": VERDICT}}],
+            "usage": {"prompt_tokens": 300, "completion_tokens": 30, "total_tokens": 330},
+        })
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", answer)
+        app.router.add_post("/v1/embeddings", answer)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port, backlog=4096).start()
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--traces", type=int, default=5000)
+    parser.add_argument("--latency-ms", type=float, default=50)
+    args = parser.parse_args()
+    fill(args.traces)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = multiprocessing.Process(target=serve, args=(port, args.latency_ms / 1000), daemon=True)
+    server.start()
+    time.sleep(1.5)
+
+    from trace_assets.assets.iceberg_table import iceberg_table
+    from trace_assets.assets.judge_scores import judge_scores
+    from trace_assets.assets.labeled_dataset import labeled_dataset
+    from trace_assets.assets.ragas_scores import ragas_scores
+    from trace_assets.assets.raw_traces import raw_traces
+    from trace_assets.checks import build_checks
+    from trace_assets.io_managers.iceberg_window_io_manager import IcebergWindowIOManager
+    from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
+    from trace_assets.resources.judge import JudgeResource
+    from trace_assets.resources.postgres_source import PostgresTraceSource
+    from trace_assets.resources.ragas_scorer import RagasResource
+    from trace_assets.resources.trace_lake import TraceLake
+
+    base_url = f"http://127.0.0.1:{port}/v1"
+    with tempfile.TemporaryDirectory() as lake, dg.DagsterInstance.ephemeral() as instance:
+        warehouse = IcebergWarehouse(local_fallback_dir=f"{lake}/iceberg")
+        resources = {
+            "trace_source": PostgresTraceSource(database_url=BENCH_URL),
+            "trace_lake": TraceLake(uri=lake),
+            "iceberg": warehouse,
+            "iceberg_io_manager": IcebergWindowIOManager(warehouse=warehouse),
+            "judge": JudgeResource(base_url=base_url),
+            "ragas": RagasResource(llm_base_url=base_url, embeddings_base_url=base_url),
+        }
+        started = time.perf_counter()
+        result = dg.materialize(
+            [raw_traces, iceberg_table, judge_scores, ragas_scores, labeled_dataset, *build_checks()],
+            resources=resources, partition_key="2026-04-18", instance=instance,
+        )
+        total = time.perf_counter() - started
+        steps = defaultdict(dict)
+        for entry in instance.all_logs(result.run_id):
+            event = entry.dagster_event
+            if event is not None and entry.step_key and event.event_type_value in ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE"):
+                steps[entry.step_key][event.event_type_value] = entry.timestamp
+    server.terminate()
+    print(f"whole day: {args.traces:,} traces ({args.traces * 9 // 10:,} consented), loopback latency {args.latency_ms:.0f} ms, "
+          f"run {'succeeded' if result.success else 'FAILED'} in {total:.0f} s")
+    timings = sorted(((s.get("STEP_SUCCESS", s.get("STEP_FAILURE", 0)) - s["STEP_START"], key) for key, s in steps.items() if "STEP_START" in s), reverse=True)
+    for seconds, key in timings[:8]:
+        print(f"  {key:<60}{seconds:>8.1f} s {seconds / total:>5.0%}")
+    print(f"  peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB (this process; the server is another)")
+
+
+if __name__ == "__main__":
+    main()
