@@ -112,7 +112,9 @@ def measure(method: str) -> dict:
 def child(method: str, out: str) -> None:
     # Imports are not what is measured: load them before the clock starts.
     if method == "seed_pandas":
-        import pandas, pyarrow.parquet, sqlalchemy  # noqa: F401, E401
+        import pandas  # noqa: F401
+        import pyarrow.parquet  # noqa: F401
+        import sqlalchemy  # noqa: F401
     elif method == "ours_raw_traces":
         import trace_assets.assets.raw_traces  # noqa: F401
     started = time.perf_counter()

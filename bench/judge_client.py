@@ -105,8 +105,9 @@ def main() -> None:
     server.start()
     time.sleep(1.5)
     base_url = f"http://127.0.0.1:{port}/v1"
-    import trace_assets.resources.judge  # noqa: F401  (imports are not measured)
     import openai  # noqa: F401
+
+    import trace_assets.resources.judge  # noqa: F401  (imports are not measured)
 
     print(f"judge client benchmark: latency {args.latency_ms:.0f} ms, server capacity {args.capacity}")
     print(f"  {'client':<32}{'requests':>9}{'req/s':>9}{'theory':>8}{'achieved':>10}{'CPU ms/req':>12}{'server CPU':>12}")

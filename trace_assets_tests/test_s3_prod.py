@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 import boto3
+import dagster as dg
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
-import dagster as dg
 
 from trace_assets.environments import build_resources
 from trace_assets.ingest.hive_day import LAKE_PARTITIONING

@@ -9,8 +9,8 @@ import dagster as dg
 import pyarrow as pa
 
 from trace_assets.assets.daily_table_asset import daily_table_asset
-from trace_assets.automation.pools import JUDGE_POOL
 from trace_assets.assets.summaries import score_distribution, window_text
+from trace_assets.automation.pools import JUDGE_POOL
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.ragas_scorer import RagasRequest, RagasResource
 from trace_assets.score_tables import RAGAS_SCORES_ICEBERG_SCHEMA, RAGAS_SCORES_TABLE

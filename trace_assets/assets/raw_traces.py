@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta, timezone
 import dagster as dg
 import pyarrow as pa
 
+from trace_assets.assets.summaries import rows_by_day_model_consent, window_text
 from trace_assets.ingest.hive_day import DayFiles, day_dir
 from trace_assets.ingest.landing import LandingRules, clean_batch
 from trace_assets.ingest.prefetch import prefetched
@@ -17,7 +18,6 @@ from trace_assets.resources.trace_source import EMPTY_DAY, TraceSource
 
 # raw_traces metadata: each landed day's fingerprint at the source, read by the late-data sensor.
 SOURCE_FINGERPRINTS = "source_fingerprints"
-from trace_assets.assets.summaries import rows_by_day_model_consent, window_text
 
 
 @dataclass

@@ -8,7 +8,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from trace_assets.resources.trace_source import TraceSource, quote_identifier
-from trace_assets.sample_data import SAMPLE_TRACES_PATH, SAMPLE_TRACES_DUCKDB_COLUMNS
+from trace_assets.sample_data import SAMPLE_TRACES_DUCKDB_COLUMNS, SAMPLE_TRACES_PATH
 
 
 class DuckDBTraceSource(TraceSource):
