@@ -10,46 +10,14 @@ client's CPU seconds per request.
 """
 
 import argparse
-import asyncio
 import json
-import multiprocessing
-import socket
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-VERDICT = json.dumps({"score": 0.8, "reasoning": "benchmark"})
-
-
-def serve(port: int, latency_s: float, capacity: int) -> None:
-    from aiohttp import web
-
-    async def main() -> None:
-        slots = asyncio.Semaphore(capacity)
-
-        async def chat(request: web.Request) -> web.Response:
-            await request.read()
-            async with slots:
-                await asyncio.sleep(latency_s)
-            return web.json_response({
-                "id": "bench", "object": "chat.completion", "created": 0, "model": "qwen3-judge",
-                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": VERDICT}}],
-                "usage": {"prompt_tokens": 300, "completion_tokens": 30, "total_tokens": 330},
-            })
-
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", chat)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port, backlog=4096).start()
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+sys.path.insert(0, str(Path(__file__).parent))
+from loopback_fleet import start_fleet  # noqa: E402
 
 
 def seed_way(base_url: str, requests: int, workers: int) -> None:
@@ -100,11 +68,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8, help="target length of each measurement")
     args = parser.parse_args()
     latency = args.latency_ms / 1000
-    port = free_port()
-    server = multiprocessing.Process(target=serve, args=(port, latency, args.capacity), daemon=True)
-    server.start()
-    time.sleep(1.5)
-    base_url = f"http://127.0.0.1:{port}/v1"
+    server, base_url = start_fleet(latency, args.capacity)
     import openai  # noqa: F401
 
     import trace_assets.resources.judge  # noqa: F401  (imports are not measured)

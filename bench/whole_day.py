@@ -8,11 +8,7 @@ the process's peak RSS.
 """
 
 import argparse
-import asyncio
-import json
-import multiprocessing
 import resource
-import socket
 import sys
 import tempfile
 import time
@@ -23,38 +19,7 @@ import dagster as dg
 
 sys.path.insert(0, str(Path(__file__).parent))
 from extraction import BENCH_URL, fill  # noqa: E402  (the same realistic day)
-
-VERDICT = json.dumps({"score": 0.8, "reasoning": "benchmark"})
-
-
-def serve(port: int, latency_s: float) -> None:
-    from aiohttp import web
-
-    from trace_assets_tests.ragas_server import RagasScript
-
-    ragas = RagasScript()
-
-    async def answer(request: web.Request) -> web.Response:
-        body = await request.json()
-        await asyncio.sleep(latency_s)
-        if request.path.endswith("/embeddings") or body["messages"][0]["role"] == "system":
-            return web.json_response(ragas(request.path, body).body)
-        return web.json_response({
-            "id": "bench", "object": "chat.completion", "created": 0, "model": "qwen3-judge",
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": VERDICT}}],
-            "usage": {"prompt_tokens": 300, "completion_tokens": 30, "total_tokens": 330},
-        })
-
-    async def main() -> None:
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", answer)
-        app.router.add_post("/v1/embeddings", answer)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port, backlog=4096).start()
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
+from loopback_fleet import start_fleet  # noqa: E402
 
 
 def main() -> None:
@@ -63,12 +28,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=50)
     args = parser.parse_args()
     fill(args.traces)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = multiprocessing.Process(target=serve, args=(port, args.latency_ms / 1000), daemon=True)
-    server.start()
-    time.sleep(1.5)
+    server, base_url = start_fleet(args.latency_ms / 1000, ragas=True)
 
     from trace_assets.assets.iceberg_table import iceberg_table
     from trace_assets.assets.judge_scores import judge_scores
@@ -83,7 +43,6 @@ def main() -> None:
     from trace_assets.resources.ragas_scorer import RagasResource
     from trace_assets.resources.trace_lake import TraceLake
 
-    base_url = f"http://127.0.0.1:{port}/v1"
     with tempfile.TemporaryDirectory() as lake, dg.DagsterInstance.ephemeral() as instance:
         warehouse = IcebergWarehouse(local_fallback_dir=f"{lake}/iceberg")
         resources = {
