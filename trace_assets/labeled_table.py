@@ -1,9 +1,7 @@
 """The one definition of the labeled dataset: traces with both scores and the final reward."""
 
 from pyiceberg.io.pyarrow import schema_to_pyarrow
-from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
-from pyiceberg.transforms import DayTransform
 from pyiceberg.types import BooleanType, DoubleType, ListType, NestedField, StringType, TimestamptzType
 
 from trace_assets.ingest.hive_day import HiveTable
@@ -39,6 +37,5 @@ LABELED_ICEBERG_SCHEMA = Schema(
     NestedField(26, "labeled_at", TimestamptzType(), required=True),
 )
 LABELED_SCHEMA = schema_to_pyarrow(LABELED_ICEBERG_SCHEMA, include_field_ids=False)
-LABELED_SPEC = PartitionSpec(PartitionField(source_id=2, field_id=1000, transform=DayTransform(), name="timestamp_day"))
 # In the lake: {lake}/labeled-dataset/date=YYYY-MM-DD/part-N.parquet
 LABELED_LAKE_TABLE = HiveTable(LABELED_SCHEMA)

@@ -62,4 +62,5 @@ RAGAS_SCORES_ICEBERG_SCHEMA = Schema(
 )
 RAGAS_SCORES_SCHEMA = schema_to_pyarrow(RAGAS_SCORES_ICEBERG_SCHEMA, include_field_ids=False)
 
+# The spec of every table whose field 2 is the trace `timestamp`: one partition per UTC day.
 BY_DAY = PartitionSpec(PartitionField(source_id=2, field_id=1000, transform=DayTransform(), name="timestamp_day"))

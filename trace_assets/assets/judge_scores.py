@@ -8,13 +8,13 @@ import dagster as dg
 import pyarrow as pa
 
 from trace_assets.assets.daily_table_asset import daily_table_asset
-from trace_assets.assets.summaries import score_distribution, window_text
+from trace_assets.assets.summaries import score_distribution
 from trace_assets.automation.pools import JUDGE_POOL
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.judge import JudgeRequest, JudgeResource
 from trace_assets.score_tables import JUDGE_SCORES_ICEBERG_SCHEMA, JUDGE_SCORES_TABLE
 from trace_assets.scoring.progress import ProgressLog
-from trace_assets.scoring.score_store import ScoreTable, plan_window, store_window
+from trace_assets.scoring.score_store import ScoreTable, plan_window, store_window, window_metadata
 
 JUDGE_SCORES = ScoreTable(JUDGE_SCORES_TABLE, JUDGE_SCORES_ICEBERG_SCHEMA)
 
@@ -60,10 +60,7 @@ def judge_scores(
     tokens_out = sum(row["tokens_out"] for row in new_rows.values())
     return dg.MaterializeResult(
         metadata={
-            "window": window_text(window),
-            "dagster/row_count": len(rows),
-            "scored": len(new_rows),
-            "reused": len(rows) - len(new_rows),
+            **window_metadata(window, rows, new_rows),
             "errors": sum(errors.values()),
             "errors_by_kind": dg.MetadataValue.json(dict(errors)),
             "error_rate": sum(1 for row in rows if row["judge_score"] is None) / len(rows) if rows else 0.0,

@@ -15,12 +15,12 @@ from trace_assets.labeled_table import (
     LABELED_LAKE_TABLE,
     LABELED_PREFIX,
     LABELED_SCHEMA,
-    LABELED_SPEC,
     LABELED_TABLE,
 )
 from trace_assets.partitions import days_in
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.trace_lake import TraceLake
+from trace_assets.score_tables import BY_DAY
 from trace_assets.scoring.rewards import final_reward, preference_band
 
 
@@ -50,7 +50,7 @@ def labeled_dataset(
         trace_lake.replace_day(LABELED_PREFIX, LABELED_LAKE_TABLE, day, _rows_of_day(dataset, day).to_batches())
         for day in days_in(window)
     ]
-    table = iceberg.ensure_table(LABELED_TABLE, LABELED_ICEBERG_SCHEMA, LABELED_SPEC, {})
+    table = iceberg.ensure_table(LABELED_TABLE, LABELED_ICEBERG_SCHEMA, BY_DAY, {})
     commit = iceberg.replace_window(table, "timestamp", window.start, window.end, LABELED_SCHEMA, dataset.to_batches())
 
     bands = Counter(row["preference"] or "unlabeled" for row in rows)

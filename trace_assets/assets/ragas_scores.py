@@ -9,13 +9,13 @@ import dagster as dg
 import pyarrow as pa
 
 from trace_assets.assets.daily_table_asset import daily_table_asset
-from trace_assets.assets.summaries import score_distribution, window_text
+from trace_assets.assets.summaries import score_distribution
 from trace_assets.automation.pools import JUDGE_POOL
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.ragas_scorer import RagasRequest, RagasResource
 from trace_assets.score_tables import RAGAS_SCORES_ICEBERG_SCHEMA, RAGAS_SCORES_TABLE
 from trace_assets.scoring.progress import ProgressLog
-from trace_assets.scoring.score_store import ScoreTable, plan_window, store_window
+from trace_assets.scoring.score_store import ScoreTable, plan_window, store_window, window_metadata
 
 RAGAS_SCORES = ScoreTable(RAGAS_SCORES_TABLE, RAGAS_SCORES_ICEBERG_SCHEMA)
 
@@ -68,10 +68,7 @@ def ragas_scores(
         context.log.warning(f"ragas metric failures: {dict(failed)}")
     return dg.MaterializeResult(
         metadata={
-            "window": window_text(window),
-            "dagster/row_count": len(rows),
-            "scored": len(new_rows),
-            "reused": len(rows) - len(new_rows),
+            **window_metadata(window, rows, new_rows),
             "errors": sum(1 for row in new_rows.values() if row["error"]),
             "errors_by_metric": dg.MetadataValue.json(dict(failed)),
             "error_rate": sum(1 for row in rows if row["error"]) / len(rows) if rows else 0.0,

@@ -7,6 +7,7 @@ import pyarrow as pa
 from pyiceberg.io.pyarrow import schema_to_pyarrow
 from pyiceberg.schema import Schema
 
+from trace_assets.assets.summaries import window_text
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse, WindowCommit
 from trace_assets.score_tables import BY_DAY
 from trace_assets.scoring.scoring_plan import ScoringPlan, plan_scoring
@@ -38,3 +39,13 @@ def store_window(iceberg: IcebergWarehouse, table: ScoreTable, window: dg.TimeWi
     iceberg_table = iceberg.ensure_table(table.identifier, table.iceberg_schema, BY_DAY, {})
     scores = pa.Table.from_pylist(rows, schema=table.arrow_schema)
     return iceberg.replace_window(iceberg_table, "timestamp", window.start, window.end, table.arrow_schema, scores.to_batches())
+
+
+def window_metadata(window: dg.TimeWindow, rows: list[dict], new_rows: dict) -> dict:
+    """The metadata every score asset reports: its window, rows, and how many were scored anew."""
+    return {
+        "window": window_text(window),
+        "dagster/row_count": len(rows),
+        "scored": len(new_rows),
+        "reused": len(rows) - len(new_rows),
+    }
