@@ -120,6 +120,24 @@ def test_exhausted_retries_give_an_error_and_the_other_traces_keep_their_scores(
     assert len(broken) == 2
 
 
+def test_a_request_the_endpoint_rejects_is_not_retried(openai_server):
+    server = openai_server(lambda path, body: error_reply(400))
+    [verdict] = JudgeResource(base_url=server.base_url, max_retries=4).judge([QUESTION])
+    assert verdict.score is None and verdict.error_kind == "http_400" and "status 400" in verdict.error
+    assert len(server.chat_requests()) == 1
+
+
+@pytest.mark.parametrize(
+    "body, kind",
+    [("<html>502 Bad Gateway</html>", "unparseable_reply"), ("[1, 2]", "unparseable_reply"),
+     ({"choices": []}, "empty_response"), ({"choices": [{"message": None}], "usage": "lots"}, "empty_response")],
+)
+def test_a_garbage_reply_is_that_traces_error(openai_server, body, kind):
+    server = openai_server(lambda path, request: Reply(body=body))
+    [verdict] = JudgeResource(base_url=server.base_url).judge([QUESTION])
+    assert (verdict.score, verdict.error_kind) == (None, kind) and verdict.error
+
+
 def test_concurrency_is_bounded(openai_server):
     in_flight, peak = [0], [0]
     lock = threading.Lock()

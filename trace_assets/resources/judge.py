@@ -2,16 +2,14 @@
 OpenAI-compatible API), scored concurrently with bounded concurrency."""
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
-import httpx
-import openai
 from pydantic import Field
 
+from trace_assets.resources.fleet_endpoint import EndpointError, FleetEndpoint
 from trace_assets.scoring.judge_prompt import SEED_JUDGE_PROMPT, VERDICT_SCHEMA, prompt_version
 from trace_assets.scoring.judge_verdict import VerdictError, parse_verdict
 
@@ -38,9 +36,9 @@ class JudgeVerdict:
 class JudgeResource(dg.ConfigurableResource):
     """The judge endpoint (JUDGE_BASE_URL, JUDGE_MODEL, JUDGE_API_KEY).
 
-    Retries are the openai client's own: 429 (honouring Retry-After), 408/409, 5xx, timeouts and
-    dropped connections, with exponential backoff and jitter, up to `max_retries` times; when they
-    are exhausted the trace gets no score and the error."""
+    Retries follow the openai client's policy: 429 (honouring Retry-After), 408/409, 5xx, timeouts
+    and dropped connections, with exponential backoff and jitter, up to `max_retries` times; when
+    they are exhausted the trace gets no score and the error (FleetEndpoint)."""
 
     base_url: str = Field(description="OpenAI-compatible base URL, e.g. http://reward-labeler-qwen3.training-pipeline.svc.cluster.local:8000/v1.")
     model: str = Field(default="qwen3-judge", description="Served model name.")
@@ -79,20 +77,14 @@ class JudgeResource(dg.ConfigurableResource):
         verdicts: list[JudgeVerdict | None] = [None] * len(requests)
         positions = iter(range(len(requests)))
         done = 0
-        async with openai.AsyncOpenAI(
-            base_url=self.base_url,
-            api_key=self.api_key or "not-needed",
-            timeout=self.request_timeout_s,
-            max_retries=self.max_retries,
-            # aiohttp under the openai client: about a third of httpx's CPU per request, which is
-            # what bounds one process's request rate (BENCHMARKS.md).
-            http_client=openai.DefaultAioHttpClient(limits=_connection_limits(self.max_concurrency)),
-        ) as client:
+        async with FleetEndpoint(
+            self.base_url, self.api_key, self.request_timeout_s, self.max_retries, self.max_concurrency
+        ) as endpoint:
 
             async def worker() -> None:
                 nonlocal done
                 for position in positions:
-                    verdicts[position] = await self._judge_one(client, requests[position])
+                    verdicts[position] = await self._judge_one(endpoint, requests[position])
                     done += 1
                     if on_progress is not None:
                         on_progress(done, len(requests))
@@ -117,22 +109,18 @@ class JudgeResource(dg.ConfigurableResource):
             payload["chat_template_kwargs"] = {"enable_thinking": False}
         return payload
 
-    async def _judge_one(self, client: openai.AsyncOpenAI, request: JudgeRequest) -> JudgeVerdict:
+    async def _judge_one(self, endpoint: FleetEndpoint, request: JudgeRequest) -> JudgeVerdict:
         started = time.perf_counter()
         try:
-            # A plain POST through the client (its retries, backoff and errors), the reply read as
-            # JSON: the typed request and response layers cost more CPU than everything else a
-            # request does, and bound one process's request rate (BENCHMARKS.md).
-            response = await client.post("/chat/completions", body=self._payload(request), cast_to=httpx.Response)
-            reply = json.loads(response.content)
-        except openai.APIError as error:
-            return JudgeVerdict(None, None, _describe(error), _kind(error), 0, 0, _elapsed_ms(started))
-        except ValueError as error:
-            return JudgeVerdict(None, None, f"unparseable_reply: {error}", "unparseable_reply", 0, 0, _elapsed_ms(started))
-        usage = reply.get("usage") or {}
-        tokens_in, tokens_out = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
-        choices = reply.get("choices") or [{}]
-        content = (choices[0].get("message") or {}).get("content")
+            reply = await endpoint.post("/chat/completions", self._payload(request))
+        except EndpointError as error:
+            return JudgeVerdict(None, None, str(error), error.kind, 0, 0, _elapsed_ms(started))
+        usage = reply.get("usage") if isinstance(reply.get("usage"), dict) else {}
+        tokens_in, tokens_out = usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0
+        try:
+            content = reply["choices"][0]["message"]["content"]
+        except (KeyError, IndexError, TypeError):
+            content = None  # a reply without a message is an empty response
         try:
             score, reasoning = parse_verdict(content)
         except VerdictError as error:
@@ -140,24 +128,5 @@ class JudgeResource(dg.ConfigurableResource):
         return JudgeVerdict(score, reasoning, None, None, tokens_in, tokens_out, _elapsed_ms(started))
 
 
-def _connection_limits(concurrency: int) -> httpx.Limits:
-    return httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-
-
 def _elapsed_ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
-
-
-def _kind(error: openai.APIError) -> str:
-    if isinstance(error, openai.APITimeoutError):
-        return "timeout"
-    if isinstance(error, openai.APIConnectionError):
-        return "connection_error"
-    if isinstance(error, openai.APIStatusError):
-        return f"http_{error.status_code}"
-    return "api_error"
-
-
-def _describe(error: openai.APIError) -> str:
-    return f"{_kind(error)}: {type(error).__name__}: {str(error)[:300]} (after retries)"
-
