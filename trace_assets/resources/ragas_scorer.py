@@ -98,7 +98,7 @@ class RagasResource(dg.ConfigurableResource):
         from ragas.llms import llm_factory
         from ragas.metrics.collections import AnswerRelevancy, ContextPrecisionWithoutReference, Faithfulness
 
-        async with httpx.AsyncClient(event_hooks={"response": [_count_usage]}, timeout=self.request_timeout_s) as http:
+        async with openai.DefaultAioHttpClient(event_hooks={"response": [_count_usage]}, timeout=self.request_timeout_s) as http:
             llm_client = openai.AsyncOpenAI(
                 base_url=self.llm_base_url, api_key=self.llm_api_key or "not-needed",
                 max_retries=self.max_retries, http_client=http,
