@@ -96,6 +96,7 @@ def _ragas(environ: Mapping[str, str]):
         "llm_model": llm_model,
         "embeddings_base_url": embeddings_url,
         "embeddings_model": environ.get("RAGAS_EMBEDDINGS_MODEL") or default_embeddings_model,
+        "processes": _positive_int(environ, "RAGAS_PROCESSES", 1),
     }
     if environ.get("JUDGE_API_KEY"):
         settings["llm_api_key"] = settings["embeddings_api_key"] = dg.EnvVar("JUDGE_API_KEY")

@@ -109,7 +109,9 @@ def test_names_urls_and_limits_agree_across_manifests_values_and_code():
     assert config["metadata"]["namespace"] == secret["metadata"]["namespace"] == "dagster"
     assert values["concurrency"]["pools"] == {"defaultLimit": DEFAULT_JUDGE_POOL_LIMIT, "granularity": "op"}
     assert values["runLauncher"]["type"] == "K8sRunLauncher" and values["dagsterDaemon"]["enabled"] is True
-    assert validate(launcher["runK8sConfig"]["containerConfig"]["resources"], "V1ResourceRequirements") == []
+    run_resources = launcher["runK8sConfig"]["containerConfig"]["resources"]
+    assert validate(run_resources, "V1ResourceRequirements") == []
+    assert int(config["data"]["RAGAS_PROCESSES"]) == int(run_resources["requests"]["cpu"]), "a ragas process per core"
     assert "eks.amazonaws.com/role-arn" in values["serviceAccount"]["annotations"]
 
 

@@ -55,6 +55,14 @@ def test_prod_never_falls_back_to_a_local_catalog(monkeypatch):
         resources["iceberg"].catalog()
 
 
+def test_ragas_processes_come_from_the_environment_and_must_be_positive():
+    judged = {"JUDGE_BASE_URL": "http://judge/v1"}
+    assert build_resources(judged)["ragas"].processes == 1
+    assert build_resources({**judged, "RAGAS_PROCESSES": "4"})["ragas"].processes == 4
+    with pytest.raises(MissingSettingError, match="RAGAS_PROCESSES"):
+        build_resources({**judged, "RAGAS_PROCESSES": "0"})
+
+
 def test_an_unknown_environment_is_an_error():
     with pytest.raises(MissingSettingError, match="TRACE_ASSETS_ENV='staging'"):
         build_resources({"TRACE_ASSETS_ENV": "staging"})

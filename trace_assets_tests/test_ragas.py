@@ -87,3 +87,19 @@ def test_local_embeddings_use_the_packaged_model_and_call_no_embeddings_endpoint
     # the scripted model's generated question is "generated: what differs?": some, not full, similarity
     assert 0.0 < outcome.metrics["answer_relevancy"] < 1.0
     assert not [path for path, _ in server.requests if path.endswith("/embeddings")]
+
+
+def test_scoring_across_processes_gives_each_trace_its_own_outcome_in_order(openai_server):
+    server = openai_server(RagasScript())
+    # 16 * max_concurrency traces per shard: 40 traces are three shards over two processes
+    ragas = RagasResource(
+        llm_base_url=server.base_url, embeddings_base_url=server.base_url, max_retries=0, max_concurrency=1, processes=2
+    )
+    requests = [TRACE if i % 4 else RagasRequest(TRACE.question, TRACE.answer, None) for i in range(40)]
+    progress = []
+    outcomes = ragas.evaluate(requests, on_progress=lambda done, total: progress.append((done, total)))
+
+    assert [o.metrics["faithfulness"] is None for o in outcomes] == [i % 4 == 0 for i in range(40)]
+    assert all(o.errors == {} for o in outcomes)
+    assert sum(o.llm_calls for o in outcomes) == 30 * 8 + 10 * 3
+    assert progress == [(16, 40), (32, 40), (40, 40)]
