@@ -35,4 +35,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/judge_client.py
 	$(BIN)/python bench/ragas_cost.py
 	$(BIN)/python bench/iceberg.py --rows 1000000 --days 3
-	$(BIN)/python bench/whole_day.py --traces 5000 --latency-ms 50
+	$(BIN)/python bench/whole_day.py --traces 5000 --latency-ms 50 --ragas-processes 2

@@ -58,14 +58,15 @@ def main() -> None:
     stored = pa.Table.from_pylist([
         {"trace_id": t["id"], "content_hash": h, "error": None, "scorer": ragas.scorer, "llm_model": ragas.llm_model,
          "embeddings_model": ragas.embeddings_model, "scorer_version": ragas.scorer_version}
-        for t, h in zip(day.to_pylist(), plan_scoring(day, None, {}).hashes)
+        for t, h in zip(day.to_pylist(), plan_scoring(day, None, {}).hashes.to_pylist())
     ])
     new = max(1, args.traces // 20)
     rerun_day = pa.concat_tables([day.slice(0, args.traces - new), traces(new, args.contexts, start=10_000)])
     identity = {"scorer": ragas.scorer, "llm_model": ragas.llm_model, "embeddings_model": ragas.embeddings_model,
                 "scorer_version": ragas.scorer_version}
     plan = plan_scoring(rerun_day, stored, identity)
-    ragas.evaluate([RagasRequest(plan.traces[i]["input"], plan.traces[i]["output"], plan.traces[i]["contexts"]) for i in plan.fresh])
+    [fresh] = plan.fresh_traces(args.traces)
+    ragas.evaluate([RagasRequest(t["input"], t["output"], t["contexts"]) for t in fresh])
     rerun_calls = len(server.requests) - first_calls
     print(f"  rerun with {new} of {args.traces} traces new ({new / args.traces:.0%}): {rerun_calls} requests "
           f"instead of {first_calls} ({rerun_calls / first_calls:.0%}); an unchanged rerun: 0")

@@ -4,7 +4,7 @@ after a fixed latency, judge and ragas alike) -> labeled_dataset and its checks,
 and a SQLite Iceberg catalog. Prints wall time per step, the share of the run each takes, and
 the process's peak RSS.
 
-    python bench/whole_day.py --traces 5000 --latency-ms 50
+    python bench/whole_day.py --traces 5000 --latency-ms 50 --ragas-processes 2
 """
 
 import argparse
@@ -26,6 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--traces", type=int, default=5000)
     parser.add_argument("--latency-ms", type=float, default=50)
+    parser.add_argument("--ragas-processes", type=int, default=2, help="RagasResource.processes (2: this machine's cores)")
     args = parser.parse_args()
     fill(args.traces)
     server, base_url = start_fleet(args.latency_ms / 1000, ragas=True)
@@ -51,7 +52,7 @@ def main() -> None:
             "iceberg": warehouse,
             "iceberg_io_manager": IcebergWindowIOManager(warehouse=warehouse),
             "judge": JudgeResource(base_url=base_url),
-            "ragas": RagasResource(llm_base_url=base_url, embeddings_base_url=base_url),
+            "ragas": RagasResource(llm_base_url=base_url, embeddings_base_url=base_url, processes=args.ragas_processes),
         }
         started = time.perf_counter()
         result = dg.materialize(
@@ -64,13 +65,15 @@ def main() -> None:
             event = entry.dagster_event
             if event is not None and entry.step_key and event.event_type_value in ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE"):
                 steps[entry.step_key][event.event_type_value] = entry.timestamp
+    workers_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # before the server is reaped
     server.terminate()
     print(f"whole day: {args.traces:,} traces ({args.traces * 9 // 10:,} consented), loopback latency {args.latency_ms:.0f} ms, "
-          f"run {'succeeded' if result.success else 'FAILED'} in {total:.0f} s")
+          f"{args.ragas_processes} ragas processes, run {'succeeded' if result.success else 'FAILED'} in {total:.0f} s")
     timings = sorted(((s.get("STEP_SUCCESS", s.get("STEP_FAILURE", 0)) - s["STEP_START"], key) for key, s in steps.items() if "STEP_START" in s), reverse=True)
     for seconds, key in timings[:8]:
         print(f"  {key:<60}{seconds:>8.1f} s {seconds / total:>5.0%}")
-    print(f"  peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB (this process; the server is another)")
+    print(f"  peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB (this process; the server is another)"
+          + (f", the largest ragas worker {workers_peak_mb:,.0f} MB" if args.ragas_processes > 1 else ""))
 
 
 if __name__ == "__main__":

@@ -1,20 +1,19 @@
 """judge_scores: an LLM-as-a-judge score in [0, 1] for every consented trace of the day."""
 
 import time
-from collections import Counter
 from datetime import datetime, timezone
 
 import dagster as dg
 import pyarrow as pa
 
 from trace_assets.assets.daily_table_asset import daily_table_asset
-from trace_assets.assets.summaries import score_distribution
+from trace_assets.assets.summaries import column_sum, score_distribution, value_counts
 from trace_assets.automation.pools import JUDGE_POOL
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.judge import JudgeRequest, JudgeResource
 from trace_assets.score_tables import JUDGE_SCORES_ICEBERG_SCHEMA, JUDGE_SCORES_TABLE
 from trace_assets.scoring.progress import ProgressLog
-from trace_assets.scoring.score_store import ScoreTable, plan_window, store_window, window_metadata
+from trace_assets.scoring.score_store import ScoreTable, plan_window, score_window, store_window, window_metadata
 
 JUDGE_SCORES = ScoreTable(JUDGE_SCORES_TABLE, JUDGE_SCORES_ICEBERG_SCHEMA)
 
@@ -27,49 +26,46 @@ def judge_scores(
     window = context.partition_time_window
     identity = {"scorer": judge.scorer, "judge_model": judge.model, "prompt_version": judge.prompt_version}
     plan = plan_window(iceberg, JUDGE_SCORES, window, iceberg_table, identity, context.log)
-    fresh = plan.fresh
     started = time.monotonic()
-    verdicts = judge.judge(
-        [JudgeRequest(plan.traces[i]["input"] or "", plan.traces[i]["output"] or "") for i in fresh],
-        on_progress=ProgressLog(context.log, "judge_scores"),
-    )
-    elapsed_s = time.monotonic() - started
-    scored_at = datetime.now(timezone.utc)
-    new_rows = {
-        i: {
-            **plan.provenance(i),
-            **identity,
-            "judge_score": verdict.score,
-            "reasoning": verdict.reasoning,
-            "error": verdict.error,
-            "error_kind": verdict.error_kind,
-            "tokens_in": verdict.tokens_in,
-            "tokens_out": verdict.tokens_out,
-            "latency_ms": verdict.latency_ms,
-            "scored_at": scored_at,
-        }
-        for i, verdict in zip(fresh, verdicts)
-    }
-    rows = plan.rows(new_rows)
-    commit = store_window(iceberg, JUDGE_SCORES, window, rows)
 
-    errors = Counter(row["error_kind"] for row in new_rows.values() if row["error_kind"])
+    def judge_chunk(traces: list[dict], on_progress) -> list[dict]:
+        verdicts = judge.judge([JudgeRequest(t["input"] or "", t["output"] or "") for t in traces], on_progress=on_progress)
+        scored_at = datetime.now(timezone.utc)
+        return [
+            {
+                **identity,
+                "judge_score": verdict.score,
+                "reasoning": verdict.reasoning,
+                "error": verdict.error,
+                "error_kind": verdict.error_kind,
+                "tokens_in": verdict.tokens_in,
+                "tokens_out": verdict.tokens_out,
+                "latency_ms": verdict.latency_ms,
+                "scored_at": scored_at,
+            }
+            for verdict in verdicts
+        ]
+
+    scored = score_window(plan, JUDGE_SCORES, judge_chunk, ProgressLog(context.log, "judge_scores"))
+    elapsed_s = time.monotonic() - started
+    commit = store_window(iceberg, JUDGE_SCORES, window, scored.scores)
+
+    errors = value_counts(scored.new, "error_kind")
     if errors:
-        context.log.warning(f"judge errors: {dict(errors)}")
-    tokens_in = sum(row["tokens_in"] for row in new_rows.values())
-    tokens_out = sum(row["tokens_out"] for row in new_rows.values())
+        context.log.warning(f"judge errors: {errors}")
+    scores = scored.scores.column("judge_score")
     return dg.MaterializeResult(
         metadata={
-            **window_metadata(window, rows, new_rows),
+            **window_metadata(window, scored),
             "errors": sum(errors.values()),
-            "errors_by_kind": dg.MetadataValue.json(dict(errors)),
-            "error_rate": sum(1 for row in rows if row["judge_score"] is None) / len(rows) if rows else 0.0,
-            "score_distribution": score_distribution([row["judge_score"] for row in rows]),
-            "tokens_in": tokens_in,
-            "tokens_out": tokens_out,
+            "errors_by_kind": dg.MetadataValue.json(errors),
+            "error_rate": scores.null_count / len(scores) if len(scores) else 0.0,
+            "score_distribution": score_distribution(scores.to_pylist()),
+            "tokens_in": column_sum(scored.new, "tokens_in"),
+            "tokens_out": column_sum(scored.new, "tokens_out"),
             "judge_model": judge.model,
             "prompt_version": judge.prompt_version,
-            "estimated_cost_usd": round(judge.fleet_cost_usd(elapsed_s) if new_rows else 0.0, 4),
+            "estimated_cost_usd": round(judge.fleet_cost_usd(elapsed_s) if scored.new.num_rows else 0.0, 4),
             "snapshot_id": str(commit.snapshot_id),
         }
     )

@@ -9,13 +9,13 @@ import dagster as dg
 import pyarrow as pa
 
 from trace_assets.assets.daily_table_asset import daily_table_asset
-from trace_assets.assets.summaries import score_distribution
+from trace_assets.assets.summaries import column_sum, score_distribution
 from trace_assets.automation.pools import JUDGE_POOL
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.ragas_scorer import RagasRequest, RagasResource
 from trace_assets.score_tables import RAGAS_SCORES_ICEBERG_SCHEMA, RAGAS_SCORES_TABLE
 from trace_assets.scoring.progress import ProgressLog
-from trace_assets.scoring.score_store import ScoreTable, plan_window, store_window, window_metadata
+from trace_assets.scoring.score_store import ScoreTable, plan_window, score_window, store_window, window_metadata
 
 RAGAS_SCORES = ScoreTable(RAGAS_SCORES_TABLE, RAGAS_SCORES_ICEBERG_SCHEMA)
 
@@ -34,48 +34,50 @@ def ragas_scores(
         "scorer_version": ragas.scorer_version,
     }
     plan = plan_window(iceberg, RAGAS_SCORES, window, iceberg_table, identity, context.log)
-    fresh = plan.fresh
     started = time.monotonic()
-    outcomes = ragas.evaluate(
-        [RagasRequest(plan.traces[i]["input"] or "", plan.traces[i]["output"] or "", plan.traces[i]["contexts"]) for i in fresh],
-        on_progress=ProgressLog(context.log, "ragas_scores"),
-    )
-    elapsed_s = time.monotonic() - started
-    scored_at = datetime.now(timezone.utc)
-    new_rows = {
-        i: {
-            **plan.provenance(i),
-            **identity,
-            **outcome.metrics,
-            "ragas_reward": outcome.reward.value,
-            "reward_note": outcome.reward.reason,
-            "not_applicable": json.dumps(outcome.not_applicable, ensure_ascii=False) if outcome.not_applicable else None,
-            "error": "; ".join(f"{name}: {message}" for name, message in sorted(outcome.errors.items())) or None,
-            "error_kind": "metric_failed" if outcome.errors else None,
-            "llm_calls": outcome.llm_calls,
-            "tokens_in": outcome.tokens_in,
-            "tokens_out": outcome.tokens_out,
-            "latency_ms": outcome.latency_ms,
-            "scored_at": scored_at,
-        }
-        for i, outcome in zip(fresh, outcomes)
-    }
-    rows = plan.rows(new_rows)
-    commit = store_window(iceberg, RAGAS_SCORES, window, rows)
+    failed: Counter[str] = Counter()  # metric failures among the traces scored in this run, by metric
 
-    failed = Counter(name for outcome in outcomes for name in outcome.errors)
+    def ragas_chunk(traces: list[dict], on_progress) -> list[dict]:
+        outcomes = ragas.evaluate(
+            [RagasRequest(t["input"] or "", t["output"] or "", t["contexts"]) for t in traces], on_progress=on_progress
+        )
+        failed.update(name for outcome in outcomes for name in outcome.errors)
+        scored_at = datetime.now(timezone.utc)
+        return [
+            {
+                **identity,
+                **outcome.metrics,
+                "ragas_reward": outcome.reward.value,
+                "reward_note": outcome.reward.reason,
+                "not_applicable": json.dumps(outcome.not_applicable, ensure_ascii=False) if outcome.not_applicable else None,
+                "error": "; ".join(f"{name}: {message}" for name, message in sorted(outcome.errors.items())) or None,
+                "error_kind": "metric_failed" if outcome.errors else None,
+                "llm_calls": outcome.llm_calls,
+                "tokens_in": outcome.tokens_in,
+                "tokens_out": outcome.tokens_out,
+                "latency_ms": outcome.latency_ms,
+                "scored_at": scored_at,
+            }
+            for outcome in outcomes
+        ]
+
+    scored = score_window(plan, RAGAS_SCORES, ragas_chunk, ProgressLog(context.log, "ragas_scores"))
+    elapsed_s = time.monotonic() - started
+    commit = store_window(iceberg, RAGAS_SCORES, window, scored.scores)
+
     if failed:
         context.log.warning(f"ragas metric failures: {dict(failed)}")
+    errors, rewards = scored.scores.column("error"), scored.scores.column("ragas_reward")
     return dg.MaterializeResult(
         metadata={
-            **window_metadata(window, rows, new_rows),
-            "errors": sum(1 for row in new_rows.values() if row["error"]),
+            **window_metadata(window, scored),
+            "errors": scored.new.num_rows - scored.new.column("error").null_count,
             "errors_by_metric": dg.MetadataValue.json(dict(failed)),
-            "error_rate": sum(1 for row in rows if row["error"]) / len(rows) if rows else 0.0,
-            "reward_distribution": score_distribution([row["ragas_reward"] for row in rows]),
-            "llm_calls": sum(row["llm_calls"] for row in new_rows.values()),
-            "tokens_in": sum(row["tokens_in"] for row in new_rows.values()),
-            "tokens_out": sum(row["tokens_out"] for row in new_rows.values()),
+            "error_rate": (len(errors) - errors.null_count) / len(errors) if len(errors) else 0.0,
+            "reward_distribution": score_distribution(rewards.to_pylist()),
+            "llm_calls": column_sum(scored.new, "llm_calls"),
+            "tokens_in": column_sum(scored.new, "tokens_in"),
+            "tokens_out": column_sum(scored.new, "tokens_out"),
             "seconds": round(elapsed_s, 2),
             "scorer_version": ragas.scorer_version,
             "snapshot_id": str(commit.snapshot_id),

@@ -3,6 +3,8 @@
 from collections import Counter
 
 import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 def window_text(window: dg.TimeWindow) -> str:
@@ -30,3 +32,14 @@ def score_distribution(scores: list[float | None]) -> dg.MetadataValue:
     ]
     lines += [f"| {b / 10:.1f}-{(b + 1) / 10:.1f} | {buckets.get(b, 0)} |" for b in range(10)]
     return dg.MetadataValue.md("\n".join(lines))
+
+
+def value_counts(table: pa.Table, column: str) -> dict[str, int]:
+    """How often each non-null value of `column` occurs."""
+    counts = pc.value_counts(table.column(column).drop_null()).to_pylist() if table.num_rows else []
+    return {count["values"]: count["counts"] for count in counts}
+
+
+def column_sum(table: pa.Table, column: str) -> int:
+    total = pc.sum(table.column(column)).as_py() if table.num_rows else None
+    return total or 0

@@ -3,13 +3,14 @@
 import pyarrow as pa
 
 
-def reusable_scores(previous: pa.Table | None, identity: dict[str, str]) -> dict[tuple[str, str], dict]:
-    """Stored rows keyed by (trace_id, content_hash) that were scored by `identity` (scorer,
-    model, prompt version, ...) without error. A row with an error is scored again."""
+def reusable_scores(previous: pa.Table | None, identity: dict[str, str]) -> dict[tuple[str, str], int]:
+    """Positions in `previous` of the rows scored by `identity` (scorer, model, prompt version,
+    ...) without error, keyed by (trace_id, content_hash). A row with an error is scored again."""
     if previous is None:
         return {}
-    reusable = {}
-    for row in previous.to_pylist():
+    columns = ["trace_id", "content_hash", "error", *(c for c in identity if c in previous.column_names)]
+    reusable: dict[tuple[str, str], int] = {}
+    for position, row in enumerate(previous.select(columns).to_pylist()):
         if row["error"] is None and all(row.get(column) == value for column, value in identity.items()):
-            reusable[(row["trace_id"], row["content_hash"])] = row
+            reusable.setdefault((row["trace_id"], row["content_hash"]), position)
     return reusable

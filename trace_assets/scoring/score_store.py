@@ -1,5 +1,7 @@
-"""Reading a window's stored scores into a plan, and storing the window's scores."""
+"""A score table's window: which traces need scoring, scoring them chunk by chunk, and storing
+the window's rows in one commit."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import dagster as dg
@@ -8,9 +10,17 @@ from pyiceberg.io.pyarrow import schema_to_pyarrow
 from pyiceberg.schema import Schema
 
 from trace_assets.assets.summaries import window_text
-from trace_assets.resources.iceberg_warehouse import IcebergWarehouse, WindowCommit
+from trace_assets.resources.iceberg_warehouse import IcebergWarehouse, WindowCommit, conform
 from trace_assets.score_tables import BY_DAY
-from trace_assets.scoring.scoring_plan import ScoringPlan, plan_scoring
+from trace_assets.scoring.progress import ProgressLog
+from trace_assets.scoring.scoring_plan import ScoringPlan, plan_scoring, provenance
+
+# Traces scored per call to a scorer: the Python objects of one chunk are all a step holds besides
+# the window's Arrow tables, and a chunk is long enough that its last, thinner wave costs little.
+TRACES_PER_CHUNK = 10_000
+
+# score_chunk(traces, on_progress) -> one dict of score columns per trace, in order
+ChunkScorer = Callable[[list[dict], Callable[[int, int], None]], list[dict]]
 
 
 @dataclass(frozen=True)
@@ -23,6 +33,14 @@ class ScoreTable:
         return schema_to_pyarrow(self.iceberg_schema, include_field_ids=False)
 
 
+@dataclass(frozen=True)
+class ScoredWindow:
+    """`scores`: one row per consented trace of the window; `new`: the rows scored in this run."""
+
+    scores: pa.Table
+    new: pa.Table
+
+
 def plan_window(
     iceberg: IcebergWarehouse, table: ScoreTable, window: dg.TimeWindow, consented_traces: pa.Table, identity: dict, log
 ) -> ScoringPlan:
@@ -30,22 +48,36 @@ def plan_window(
     stored = iceberg.read_window(table.identifier, "timestamp", window.start, window.end)
     plan = plan_scoring(consented_traces, stored, identity)
     fresh = len(plan.fresh)
-    log.info(f"{len(plan.traces)} consented traces: {len(plan.traces) - fresh} scores reused, {fresh} to score")
+    log.info(f"{plan.traces.num_rows} consented traces: {plan.traces.num_rows - fresh} scores reused, {fresh} to score")
     return plan
 
 
-def store_window(iceberg: IcebergWarehouse, table: ScoreTable, window: dg.TimeWindow, rows: list[dict]) -> WindowCommit:
-    """Replace the window's rows of the score table by `rows`, in one commit."""
+def score_window(
+    plan: ScoringPlan, table: ScoreTable, score_chunk: ChunkScorer, progress: ProgressLog, chunk_size: int = TRACES_PER_CHUNK
+) -> ScoredWindow:
+    """Scores the plan's fresh traces a chunk at a time; the new rows join the reused ones."""
+    schema = table.arrow_schema
+    batches = []
+    for chunk_start, traces in zip(range(0, len(plan.fresh), chunk_size), plan.fresh_traces(chunk_size)):
+        scores = score_chunk(traces, lambda done, _, offset=chunk_start: progress(offset + done, len(plan.fresh)))
+        rows = [{**provenance(trace), **score} for trace, score in zip(traces, scores)]
+        batches.append(pa.RecordBatch.from_pylist(rows, schema=schema))
+    new = pa.Table.from_batches(batches, schema=schema)
+    reused = conform(plan.reused, schema) if plan.reused is not None else schema.empty_table()
+    return ScoredWindow(pa.concat_tables([reused, new]), new)
+
+
+def store_window(iceberg: IcebergWarehouse, table: ScoreTable, window: dg.TimeWindow, scores: pa.Table) -> WindowCommit:
+    """Replace the window's rows of the score table by `scores`, in one commit."""
     iceberg_table = iceberg.ensure_table(table.identifier, table.iceberg_schema, BY_DAY, {})
-    scores = pa.Table.from_pylist(rows, schema=table.arrow_schema)
     return iceberg.replace_window(iceberg_table, "timestamp", window.start, window.end, table.arrow_schema, scores.to_batches())
 
 
-def window_metadata(window: dg.TimeWindow, rows: list[dict], new_rows: dict) -> dict:
+def window_metadata(window: dg.TimeWindow, scored: ScoredWindow) -> dict:
     """The metadata every score asset reports: its window, rows, and how many were scored anew."""
     return {
         "window": window_text(window),
-        "dagster/row_count": len(rows),
-        "scored": len(new_rows),
-        "reused": len(rows) - len(new_rows),
+        "dagster/row_count": scored.scores.num_rows,
+        "scored": scored.new.num_rows,
+        "reused": scored.scores.num_rows - scored.new.num_rows,
     }

@@ -1,5 +1,6 @@
-"""Which traces of a window need scoring, and the window's score rows once they are scored."""
+"""Which traces of a window need scoring, and which stored scores still hold."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timezone
 
@@ -9,40 +10,51 @@ from trace_assets.scoring.content_hash import content_hash
 from trace_assets.scoring.reuse import reusable_scores
 
 TRACE_COLUMNS = ["id", "timestamp", "input", "output", "contexts"]
+HASHED_ROWS_AT_ONCE = 10_000  # traces turned into Python objects at a time to hash them
 
 
 @dataclass
 class ScoringPlan:
-    """The window's consented traces, their content hashes, and the stored scores still valid."""
+    """The window's consented traces (Arrow), the positions of those that need a new score, and
+    the stored score rows that still hold for the others."""
 
-    traces: list[dict]
-    hashes: list[str]
-    stored: dict[tuple[str, str], dict]
+    traces: pa.Table
+    hashes: pa.Array
+    fresh: list[int]
+    reused: pa.Table | None
 
-    @property
-    def fresh(self) -> list[int]:
-        """Positions of the traces that need a new score."""
-        return [i for i, trace in enumerate(self.traces) if (trace["id"], self.hashes[i]) not in self.stored]
+    def fresh_traces(self, chunk_size: int) -> Iterator[list[dict]]:
+        """The traces to score, `chunk_size` at a time, as dicts of TRACE_COLUMNS plus
+        `content_hash`: only one chunk of them is ever held as Python objects."""
+        for start in range(0, len(self.fresh), chunk_size):
+            positions = pa.array(self.fresh[start : start + chunk_size], pa.int64())
+            chunk = self.traces.take(positions).to_pylist()
+            for trace, digest in zip(chunk, self.hashes.take(positions).to_pylist()):
+                trace["content_hash"] = digest
+            yield chunk
 
-    def rows(self, new_rows: dict[int, dict]) -> list[dict]:
-        """One row per trace: the new score where there is one, else the stored one."""
-        return [
-            new_rows[i] if i in new_rows else self.stored[(trace["id"], self.hashes[i])]
-            for i, trace in enumerate(self.traces)
-        ]
 
-    def provenance(self, position: int) -> dict:
-        """The columns every score row starts with."""
-        trace = self.traces[position]
-        return {
-            "trace_id": trace["id"],
-            "timestamp": trace["timestamp"],
-            "date": trace["timestamp"].astimezone(timezone.utc).date(),
-            "content_hash": self.hashes[position],
-        }
+def provenance(trace: dict) -> dict:
+    """The columns every score row starts with, from a trace of `ScoringPlan.fresh_traces`."""
+    return {
+        "trace_id": trace["id"],
+        "timestamp": trace["timestamp"],
+        "date": trace["timestamp"].astimezone(timezone.utc).date(),
+        "content_hash": trace["content_hash"],
+    }
 
 
 def plan_scoring(consented_traces: pa.Table, stored_scores: pa.Table | None, identity: dict[str, str]) -> ScoringPlan:
-    traces = consented_traces.select(TRACE_COLUMNS).to_pylist()
-    hashes = [content_hash(t["input"], t["output"], t["contexts"]) for t in traces]
-    return ScoringPlan(traces, hashes, reusable_scores(stored_scores, identity))
+    traces = consented_traces.select(TRACE_COLUMNS)
+    hashes: list[str] = []
+    for batch in traces.select(["input", "output", "contexts"]).to_batches(max_chunksize=HASHED_ROWS_AT_ONCE):
+        hashes.extend(content_hash(t["input"], t["output"], t["contexts"]) for t in batch.to_pylist())
+    stored = reusable_scores(stored_scores, identity)
+    fresh, kept = [], []
+    for position, key in enumerate(zip(traces.column("id").to_pylist(), hashes)):
+        if key in stored:
+            kept.append(stored[key])
+        else:
+            fresh.append(position)
+    reused = stored_scores.take(pa.array(kept, pa.int64())) if stored_scores is not None else None
+    return ScoringPlan(traces, pa.array(hashes, pa.string()), fresh, reused)
