@@ -84,12 +84,14 @@ def _judge(environ: Mapping[str, str]):
 
 
 def _ragas(environ: Mapping[str, str]):
-    """Ragas' LLM and embeddings endpoints, each defaulting to the judge's."""
+    """Ragas' LLM (default: the judge's) and embeddings (default: the packaged all-MiniLM-L6-v2,
+    `local`: vLLM serves one runner per server, and a chat model's server does not answer
+    /v1/embeddings, so the judge fleet cannot be the default embeddings endpoint)."""
     llm_url = environ.get("RAGAS_LLM_BASE_URL") or environ.get("JUDGE_BASE_URL")
     if not llm_url:
         return OfflineRagas()
     llm_model = environ.get("RAGAS_LLM_MODEL") or environ.get("JUDGE_MODEL") or "qwen3-judge"
-    embeddings_url = environ.get("RAGAS_EMBEDDINGS_BASE_URL") or llm_url
+    embeddings_url = environ.get("RAGAS_EMBEDDINGS_BASE_URL") or "local"
     default_embeddings_model = PACKAGED_MODEL if embeddings_url == "local" else llm_model
     settings = {
         "llm_base_url": llm_url,

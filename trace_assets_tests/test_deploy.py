@@ -123,6 +123,8 @@ def test_the_config_map_and_the_secret_are_a_complete_prod_environment(monkeypat
         monkeypatch.setenv(key, value)
     resources = build_resources(environ)
     assert resources["judge"].base_url == config["JUDGE_BASE_URL"]
+    # the fleet serves chat only: ragas embeds with the packaged model the image installs
+    assert resources["ragas"].llm_base_url == config["JUDGE_BASE_URL"] and resources["ragas"].embeddings_base_url == "local"
     assert resources["trace_lake"].uri == "s3://training-data-lake"
     documented = (REPO / ".env.example").read_text()
     assert all(key in documented for key in environ), "every setting is documented"
@@ -130,7 +132,9 @@ def test_the_config_map_and_the_secret_are_a_complete_prod_environment(monkeypat
 
 def test_the_image_installs_the_pinned_set_as_a_non_root_user_without_secrets():
     dockerfile = (DEPLOY / "Dockerfile").read_text()
-    assert 'pip install -c constraints.txt ".[deploy]"' in dockerfile
+    assert 'pip install -c constraints.txt ".[deploy,offline]"' in dockerfile
+    torch_pin = next(line for line in (REPO / "constraints.txt").read_text().splitlines() if line.startswith("torch=="))
+    assert f'"{torch_pin}"' in dockerfile, "the image's CPU torch is the pinned one"
     assert "-c constraints.txt" in (REPO / "Makefile").read_text()
     users = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("USER ")]
     assert users and all(not user.startswith(("0", "root")) for user in users)

@@ -58,6 +58,7 @@ def test_prod_never_falls_back_to_a_local_catalog(monkeypatch):
 def test_ragas_processes_come_from_the_environment_and_must_be_positive():
     judged = {"JUDGE_BASE_URL": "http://judge/v1"}
     assert build_resources(judged)["ragas"].processes == 1
+    assert build_resources(judged)["ragas"].embeddings_base_url == "local", "a chat fleet serves no embeddings"
     assert build_resources({**judged, "RAGAS_PROCESSES": "4"})["ragas"].processes == 4
     with pytest.raises(MissingSettingError, match="RAGAS_PROCESSES"):
         build_resources({**judged, "RAGAS_PROCESSES": "0"})
