@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[offline,deploy,test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[offline,deploy,test,bench]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -33,6 +33,6 @@ clean:
 bench: $(STAMP)
 	$(BIN)/python bench/extraction.py --rows 100000 1000000
 	$(BIN)/python bench/judge_client.py
-	$(BIN)/python bench/ragas_cost.py
+	$(BIN)/python bench/scoring_cost.py
 	$(BIN)/python bench/iceberg.py --rows 1000000 --days 3
 	$(BIN)/python bench/whole_day.py --traces 5000 --latency-ms 50 --ragas-processes 2

@@ -31,9 +31,10 @@ def test_judge_client_bench_reports_achieved_against_theoretical():
     assert "JudgeResource(256)" in out and "ThreadPoolExecutor(50)" in out
 
 
-def test_ragas_cost_bench_counts_calls_and_reuse():
-    out = run("ragas_cost.py", "--traces", "20", "--contexts", "3")
+def test_scoring_cost_bench_counts_calls_tokens_and_reuse():
+    out = run("scoring_cost.py", "--traces", "10")
     assert "LLM calls per trace:        8.0" in out and "an unchanged rerun: 0" in out
+    assert "judge prompt tokens" in out and "WARNING" not in out
 
 
 @pytest.mark.parametrize("rows", ["20000"])
