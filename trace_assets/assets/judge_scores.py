@@ -13,7 +13,14 @@ from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.judge import JudgeRequest, JudgeResource
 from trace_assets.score_tables import JUDGE_SCORES_ICEBERG_SCHEMA, JUDGE_SCORES_TABLE
 from trace_assets.scoring.progress import ProgressLog
-from trace_assets.scoring.score_store import ScoreTable, plan_window, score_window, store_window, window_metadata
+from trace_assets.scoring.score_store import (
+    ScoreTable,
+    checkpoint_rows,
+    plan_window,
+    score_window,
+    store_window,
+    window_metadata,
+)
 
 JUDGE_SCORES = ScoreTable(JUDGE_SCORES_TABLE, JUDGE_SCORES_ICEBERG_SCHEMA)
 
@@ -46,7 +53,9 @@ def judge_scores(
             for verdict in verdicts
         ]
 
-    scored = score_window(plan, JUDGE_SCORES, judge_chunk, ProgressLog(context.log, "judge_scores"))
+    scored = score_window(
+        plan, JUDGE_SCORES, judge_chunk, ProgressLog(context.log, "judge_scores"), checkpoint_rows(iceberg, JUDGE_SCORES, window)
+    )
     elapsed_s = time.monotonic() - started
     commit = store_window(iceberg, JUDGE_SCORES, window, scored.scores)
 

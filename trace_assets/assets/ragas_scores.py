@@ -15,7 +15,14 @@ from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.ragas_scorer import RagasRequest, RagasResource
 from trace_assets.score_tables import RAGAS_SCORES_ICEBERG_SCHEMA, RAGAS_SCORES_TABLE
 from trace_assets.scoring.progress import ProgressLog
-from trace_assets.scoring.score_store import ScoreTable, plan_window, score_window, store_window, window_metadata
+from trace_assets.scoring.score_store import (
+    ScoreTable,
+    checkpoint_rows,
+    plan_window,
+    score_window,
+    store_window,
+    window_metadata,
+)
 
 RAGAS_SCORES = ScoreTable(RAGAS_SCORES_TABLE, RAGAS_SCORES_ICEBERG_SCHEMA)
 
@@ -61,7 +68,9 @@ def ragas_scores(
             for outcome in outcomes
         ]
 
-    scored = score_window(plan, RAGAS_SCORES, ragas_chunk, ProgressLog(context.log, "ragas_scores"))
+    scored = score_window(
+        plan, RAGAS_SCORES, ragas_chunk, ProgressLog(context.log, "ragas_scores"), checkpoint_rows(iceberg, RAGAS_SCORES, window)
+    )
     elapsed_s = time.monotonic() - started
     commit = store_window(iceberg, RAGAS_SCORES, window, scored.scores)
 

@@ -11,7 +11,7 @@ import pyarrow as pa
 from pydantic import Field
 from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.expressions import And, BooleanExpression, EqualTo, GreaterThanOrEqual, LessThan
+from pyiceberg.expressions import And, BooleanExpression, EqualTo, GreaterThanOrEqual, In, LessThan
 from pyiceberg.partitioning import PartitionSpec
 from pyiceberg.schema import Schema, index_by_name
 from pyiceberg.table import Table
@@ -102,6 +102,21 @@ class IcebergWarehouse(dg.ConfigurableResource):
         table.refresh()
         added = sorted(set(index_by_name(table.schema())) - before)
         return WindowCommit(table.current_snapshot().snapshot_id, rows, files, added)
+
+    def replace_rows(
+        self, table: Table, column: str, start: datetime, end: datetime, key: str, arrow_schema: pa.Schema, rows: pa.Table
+    ) -> None:
+        """Replace the rows of the window start <= `column` < end whose `key` is one of `rows`'
+        keys by `rows`, in one commit: the window's other rows stay as they are."""
+        keys = rows.column(key).to_pylist()
+        with table.transaction() as transaction:
+            with transaction.update_schema() as update:
+                update.union_by_name(arrow_schema)
+            target = transaction.table_metadata.schema().as_arrow()
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Delete operation did not match any records")
+                transaction.delete(And(_window_filter(column, start, end), In(key, keys)))
+            transaction.append(conform(rows, target))
 
     def read_window(
         self, identifier: str, column: str, start: datetime, end: datetime, audit_non_consented: bool = False

@@ -53,15 +53,24 @@ def plan_window(
 
 
 def score_window(
-    plan: ScoringPlan, table: ScoreTable, score_chunk: ChunkScorer, progress: ProgressLog, chunk_size: int = TRACES_PER_CHUNK
+    plan: ScoringPlan,
+    table: ScoreTable,
+    score_chunk: ChunkScorer,
+    progress: ProgressLog,
+    checkpoint: Callable[[pa.Table], None] | None = None,
+    chunk_size: int = TRACES_PER_CHUNK,
 ) -> ScoredWindow:
-    """Scores the plan's fresh traces a chunk at a time; the new rows join the reused ones."""
+    """Scores the plan's fresh traces a chunk at a time; the new rows join the reused ones.
+    `checkpoint(rows)` stores every chunk's rows but the last as soon as it is scored, so a run
+    that dies in the middle of a day keeps them: the rerun reuses them and scores the rest."""
     schema = table.arrow_schema
     batches = []
     for chunk_start, traces in zip(range(0, len(plan.fresh), chunk_size), plan.fresh_traces(chunk_size)):
         scores = score_chunk(traces, lambda done, _, offset=chunk_start: progress(offset + done, len(plan.fresh)))
         rows = [{**provenance(trace), **score} for trace, score in zip(traces, scores)]
         batches.append(pa.RecordBatch.from_pylist(rows, schema=schema))
+        if checkpoint is not None and chunk_start + chunk_size < len(plan.fresh):
+            checkpoint(pa.Table.from_batches(batches[-1:]))
     new = pa.Table.from_batches(batches, schema=schema)
     reused = conform(plan.reused, schema) if plan.reused is not None else schema.empty_table()
     return ScoredWindow(pa.concat_tables([reused, new]), new)
@@ -71,6 +80,16 @@ def store_window(iceberg: IcebergWarehouse, table: ScoreTable, window: dg.TimeWi
     """Replace the window's rows of the score table by `scores`, in one commit."""
     iceberg_table = iceberg.ensure_table(table.identifier, table.iceberg_schema, BY_DAY, {})
     return iceberg.replace_window(iceberg_table, "timestamp", window.start, window.end, table.arrow_schema, scores.to_batches())
+
+
+def checkpoint_rows(iceberg: IcebergWarehouse, table: ScoreTable, window: dg.TimeWindow) -> Callable[[pa.Table], None]:
+    """Stores a chunk's score rows in place of the window's rows of the same traces (one commit)."""
+    iceberg_table = iceberg.ensure_table(table.identifier, table.iceberg_schema, BY_DAY, {})
+
+    def store(rows: pa.Table) -> None:
+        iceberg.replace_rows(iceberg_table, "timestamp", window.start, window.end, "trace_id", table.arrow_schema, rows)
+
+    return store
 
 
 def window_metadata(window: dg.TimeWindow, scored: ScoredWindow) -> dict:

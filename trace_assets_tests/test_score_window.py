@@ -1,12 +1,16 @@
-"""Planning and chunked scoring of a window, as plain functions: what is scored, what is reused,
-in which order, and what a chunk boundary changes (nothing)."""
+"""Planning and chunked scoring of a window: what is scored, what is reused, in which order, what a
+chunk boundary changes (nothing), and what a run that dies mid-day keeps (the chunks it scored)."""
 
 from datetime import datetime, timedelta, timezone
 
 import pyarrow as pa
 
+import dagster as dg
+import pytest
+
 from trace_assets.assets.judge_scores import JUDGE_SCORES
-from trace_assets.scoring.score_store import score_window
+from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
+from trace_assets.scoring.score_store import checkpoint_rows, plan_window, score_window, store_window
 from trace_assets.scoring.scoring_plan import plan_scoring
 
 DAY = datetime(2026, 4, 18, tzinfo=timezone.utc)
@@ -63,3 +67,39 @@ def test_unchanged_traces_keep_their_stored_rows_and_gone_or_failed_ones_do_not(
     by_id = {row["trace_id"]: row for row in scored.scores.to_pylist()}
     assert by_id["t2"]["reasoning"] == "answer 2 (edited)" and by_id["t4"]["error"] is None
     assert by_id["t0"] == stored.to_pylist()[0], "a reused row is the stored row, unchanged"
+
+
+def test_a_run_that_dies_mid_day_keeps_its_scored_chunks_and_the_rerun_scores_only_the_rest(tmp_path):
+    iceberg = IcebergWarehouse(local_fallback_dir=str(tmp_path))
+    window = dg.TimeWindow(DAY, DAY + timedelta(days=1))
+    day = traces(8)
+    log = dg.get_dagster_logger()
+    calls = []
+    yesterdays_prompt = {**IDENTITY, "prompt_version": "v0"}
+    earlier = score_window(plan_scoring(day, None, yesterdays_prompt), JUDGE_SCORES,
+                           lambda ts, p: [{**row, **yesterdays_prompt} for row in judge_by_length(ts, p)], lambda *_: None)
+    store_window(iceberg, JUDGE_SCORES, window, earlier.scores)
+
+    def dies_on_the_third_chunk(day_traces, on_progress):
+        calls.append([t["id"] for t in day_traces])
+        if len(calls) == 3:
+            raise MemoryError("the run pod was OOM-killed")
+        return judge_by_length(day_traces, on_progress)
+
+    plan = plan_window(iceberg, JUDGE_SCORES, window, day, IDENTITY, log)
+    with pytest.raises(MemoryError):
+        score_window(plan, JUDGE_SCORES, dies_on_the_third_chunk, lambda *_: None,
+                     checkpoint_rows(iceberg, JUDGE_SCORES, window), chunk_size=3)
+    kept = {row["trace_id"]: row["prompt_version"] for row in
+            iceberg.read_window(JUDGE_SCORES.identifier, "timestamp", window.start, window.end).to_pylist()}
+    assert kept == {**{f"t{i}": "v1" for i in range(6)}, "t6": "v0", "t7": "v0"}, "one row per trace, old or new"
+
+    calls.clear()
+    rerun = plan_window(iceberg, JUDGE_SCORES, window, day, IDENTITY, log)
+    scored = score_window(rerun, JUDGE_SCORES, dies_on_the_third_chunk, lambda *_: None,
+                          checkpoint_rows(iceberg, JUDGE_SCORES, window), chunk_size=3)
+    store_window(iceberg, JUDGE_SCORES, window, scored.scores)
+    assert calls == [["t6", "t7"]], "only the traces the dead run had not scored"
+    stored = iceberg.read_window(JUDGE_SCORES.identifier, "timestamp", window.start, window.end)
+    assert sorted(stored.column("trace_id").to_pylist()) == [f"t{i}" for i in range(8)], "one row per trace"
+    assert set(stored.column("prompt_version").to_pylist()) == {"v1"}
