@@ -1,5 +1,5 @@
-"""A score table's window: which traces need scoring, scoring them chunk by chunk, and storing
-the window's rows in one commit."""
+"""A score table's window: which traces need scoring, scoring them chunk by chunk (each chunk
+stored as it is done), and the window's final rows in one commit."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +12,6 @@ from pyiceberg.schema import Schema
 from trace_assets.assets.summaries import window_text
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse, WindowCommit, conform
 from trace_assets.score_tables import BY_DAY
-from trace_assets.scoring.progress import ProgressLog
 from trace_assets.scoring.scoring_plan import ScoringPlan, plan_scoring, provenance
 
 # Traces scored per call to a scorer: the Python objects of one chunk are all a step holds besides
@@ -56,7 +55,7 @@ def score_window(
     plan: ScoringPlan,
     table: ScoreTable,
     score_chunk: ChunkScorer,
-    progress: ProgressLog,
+    progress: Callable[[int, int], None],
     checkpoint: Callable[[pa.Table], None] | None = None,
     chunk_size: int = TRACES_PER_CHUNK,
 ) -> ScoredWindow:
