@@ -3,9 +3,8 @@ chunk boundary changes (nothing), and what a run that dies mid-day keeps (the ch
 
 from datetime import datetime, timedelta, timezone
 
-import pyarrow as pa
-
 import dagster as dg
+import pyarrow as pa
 import pytest
 
 from trace_assets.assets.judge_scores import JUDGE_SCORES

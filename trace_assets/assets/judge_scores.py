@@ -1,6 +1,5 @@
 """judge_scores: an LLM-as-a-judge score in [0, 1] for every consented trace of the day."""
 
-import time
 from datetime import datetime, timezone
 
 import dagster as dg
@@ -12,15 +11,7 @@ from trace_assets.automation.pools import JUDGE_POOL
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.judge import JudgeRequest, JudgeResource
 from trace_assets.score_tables import JUDGE_SCORES_ICEBERG_SCHEMA, JUDGE_SCORES_TABLE
-from trace_assets.scoring.progress import ProgressLog
-from trace_assets.scoring.score_store import (
-    ScoreTable,
-    checkpoint_rows,
-    plan_window,
-    score_window,
-    store_window,
-    window_metadata,
-)
+from trace_assets.scoring.score_store import ScoreTable, plan_window, score_and_store_window, window_metadata
 
 JUDGE_SCORES = ScoreTable(JUDGE_SCORES_TABLE, JUDGE_SCORES_ICEBERG_SCHEMA)
 
@@ -33,7 +24,6 @@ def judge_scores(
     window = context.partition_time_window
     identity = {"scorer": judge.scorer, "judge_model": judge.model, "prompt_version": judge.prompt_version}
     plan = plan_window(iceberg, JUDGE_SCORES, window, iceberg_table, identity, context.log)
-    started = time.monotonic()
 
     def judge_chunk(traces: list[dict], on_progress) -> list[dict]:
         verdicts = judge.judge([JudgeRequest(t["input"] or "", t["output"] or "") for t in traces], on_progress=on_progress)
@@ -53,11 +43,7 @@ def judge_scores(
             for verdict in verdicts
         ]
 
-    scored = score_window(
-        plan, JUDGE_SCORES, judge_chunk, ProgressLog(context.log, "judge_scores"), checkpoint_rows(iceberg, JUDGE_SCORES, window)
-    )
-    elapsed_s = time.monotonic() - started
-    commit = store_window(iceberg, JUDGE_SCORES, window, scored.scores)
+    scored, commit = score_and_store_window(iceberg, JUDGE_SCORES, window, plan, judge_chunk, context.log)
 
     errors = value_counts(scored.new, "error_kind")
     if errors:
@@ -74,7 +60,7 @@ def judge_scores(
             "tokens_out": column_sum(scored.new, "tokens_out"),
             "judge_model": judge.model,
             "prompt_version": judge.prompt_version,
-            "estimated_cost_usd": round(judge.fleet_cost_usd(elapsed_s) if scored.new.num_rows else 0.0, 4),
+            "estimated_cost_usd": round(judge.fleet_cost_usd(scored.seconds) if scored.new.num_rows else 0.0, 4),
             "snapshot_id": str(commit.snapshot_id),
         }
     )

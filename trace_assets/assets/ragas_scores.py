@@ -1,7 +1,6 @@
 """ragas_scores: faithfulness, answer relevancy and context precision for every consented trace."""
 
 import json
-import time
 from collections import Counter
 from datetime import datetime, timezone
 
@@ -14,15 +13,7 @@ from trace_assets.automation.pools import JUDGE_POOL
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.ragas_scorer import RagasRequest, RagasResource
 from trace_assets.score_tables import RAGAS_SCORES_ICEBERG_SCHEMA, RAGAS_SCORES_TABLE
-from trace_assets.scoring.progress import ProgressLog
-from trace_assets.scoring.score_store import (
-    ScoreTable,
-    checkpoint_rows,
-    plan_window,
-    score_window,
-    store_window,
-    window_metadata,
-)
+from trace_assets.scoring.score_store import ScoreTable, plan_window, score_and_store_window, window_metadata
 
 RAGAS_SCORES = ScoreTable(RAGAS_SCORES_TABLE, RAGAS_SCORES_ICEBERG_SCHEMA)
 
@@ -41,7 +32,6 @@ def ragas_scores(
         "scorer_version": ragas.scorer_version,
     }
     plan = plan_window(iceberg, RAGAS_SCORES, window, iceberg_table, identity, context.log)
-    started = time.monotonic()
     failed: Counter[str] = Counter()  # metric failures among the traces scored in this run, by metric
 
     def ragas_chunk(traces: list[dict], on_progress) -> list[dict]:
@@ -68,11 +58,7 @@ def ragas_scores(
             for outcome in outcomes
         ]
 
-    scored = score_window(
-        plan, RAGAS_SCORES, ragas_chunk, ProgressLog(context.log, "ragas_scores"), checkpoint_rows(iceberg, RAGAS_SCORES, window)
-    )
-    elapsed_s = time.monotonic() - started
-    commit = store_window(iceberg, RAGAS_SCORES, window, scored.scores)
+    scored, commit = score_and_store_window(iceberg, RAGAS_SCORES, window, plan, ragas_chunk, context.log)
 
     if failed:
         context.log.warning(f"ragas metric failures: {dict(failed)}")
@@ -87,7 +73,7 @@ def ragas_scores(
             "llm_calls": column_sum(scored.new, "llm_calls"),
             "tokens_in": column_sum(scored.new, "tokens_in"),
             "tokens_out": column_sum(scored.new, "tokens_out"),
-            "seconds": round(elapsed_s, 2),
+            "seconds": round(scored.seconds, 2),
             "scorer_version": ragas.scorer_version,
             "snapshot_id": str(commit.snapshot_id),
         }

@@ -88,12 +88,7 @@ class IcebergWarehouse(dg.ConfigurableResource):
         before = set(index_by_name(table.schema()))
         rows = files = 0
         with table.transaction() as transaction:
-            with transaction.update_schema() as update:
-                update.union_by_name(arrow_schema)
-            target = transaction.table_metadata.schema().as_arrow()
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="Delete operation did not match any records")
-                transaction.delete(_window_filter(column, start, end))
+            target = _evolve_and_delete(transaction, arrow_schema, _window_filter(column, start, end))
             for chunk in _chunks(batches, self.rows_per_append):
                 rows += chunk.num_rows
                 files_before = _data_file_count(transaction)
@@ -110,12 +105,7 @@ class IcebergWarehouse(dg.ConfigurableResource):
         keys by `rows`, in one commit: the window's other rows stay as they are."""
         keys = rows.column(key).to_pylist()
         with table.transaction() as transaction:
-            with transaction.update_schema() as update:
-                update.union_by_name(arrow_schema)
-            target = transaction.table_metadata.schema().as_arrow()
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="Delete operation did not match any records")
-                transaction.delete(And(_window_filter(column, start, end), In(key, keys)))
+            target = _evolve_and_delete(transaction, arrow_schema, And(_window_filter(column, start, end), In(key, keys)))
             transaction.append(conform(rows, target))
 
     def read_window(
@@ -137,6 +127,17 @@ class IcebergWarehouse(dg.ConfigurableResource):
         if "consent" in {field.name for field in table.schema().fields}:
             row_filter = And(row_filter, EqualTo("consent", True))
         return table.scan(row_filter=row_filter).to_arrow()
+
+
+def _evolve_and_delete(transaction, arrow_schema: pa.Schema, rows_to_delete: BooleanExpression) -> pa.Schema:
+    """In `transaction`: add the columns of `arrow_schema` the table lacks (union by name) and
+    delete `rows_to_delete`. Returns the Arrow schema the appends must have."""
+    with transaction.update_schema() as update:
+        update.union_by_name(arrow_schema)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Delete operation did not match any records")
+        transaction.delete(rows_to_delete)
+    return transaction.table_metadata.schema().as_arrow()
 
 
 def _window_filter(column: str, start: datetime, end: datetime) -> BooleanExpression:

@@ -1,6 +1,7 @@
 """A score table's window: which traces need scoring, scoring them chunk by chunk (each chunk
 stored as it is done), and the window's final rows in one commit."""
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ from pyiceberg.schema import Schema
 from trace_assets.assets.summaries import window_text
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse, WindowCommit, conform
 from trace_assets.score_tables import BY_DAY
+from trace_assets.scoring.progress import ProgressLog
 from trace_assets.scoring.scoring_plan import ScoringPlan, plan_scoring, provenance
 
 # Traces scored per call to a scorer: the Python objects of one chunk are all a step holds besides
@@ -34,10 +36,12 @@ class ScoreTable:
 
 @dataclass(frozen=True)
 class ScoredWindow:
-    """`scores`: one row per consented trace of the window; `new`: the rows scored in this run."""
+    """`scores`: one row per consented trace of the window; `new`: the rows scored in this run,
+    in `seconds` of scoring."""
 
     scores: pa.Table
     new: pa.Table
+    seconds: float = 0.0
 
 
 def plan_window(
@@ -62,6 +66,7 @@ def score_window(
     """Scores the plan's fresh traces a chunk at a time; the new rows join the reused ones.
     `checkpoint(rows)` stores every chunk's rows but the last as soon as it is scored, so a run
     that dies in the middle of a day keeps them: the rerun reuses them and scores the rest."""
+    started = time.monotonic()
     schema = table.arrow_schema
     batches = []
     for chunk_start, traces in zip(range(0, len(plan.fresh), chunk_size), plan.fresh_traces(chunk_size)):
@@ -72,7 +77,16 @@ def score_window(
             checkpoint(pa.Table.from_batches(batches[-1:]))
     new = pa.Table.from_batches(batches, schema=schema)
     reused = conform(plan.reused, schema) if plan.reused is not None else schema.empty_table()
-    return ScoredWindow(pa.concat_tables([reused, new]), new)
+    return ScoredWindow(pa.concat_tables([reused, new]), new, time.monotonic() - started)
+
+
+def score_and_store_window(
+    iceberg: IcebergWarehouse, table: ScoreTable, window: dg.TimeWindow, plan: ScoringPlan, score_chunk: ChunkScorer, log
+) -> tuple[ScoredWindow, WindowCommit]:
+    """The plan scored chunk by chunk (checkpointed), then the window replaced in one commit."""
+    label = table.identifier.rsplit(".", 1)[-1]
+    scored = score_window(plan, table, score_chunk, ProgressLog(log, label), checkpoint_rows(iceberg, table, window))
+    return scored, store_window(iceberg, table, window, scored.scores)
 
 
 def store_window(iceberg: IcebergWarehouse, table: ScoreTable, window: dg.TimeWindow, scores: pa.Table) -> WindowCommit:
