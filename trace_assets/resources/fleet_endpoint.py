@@ -3,7 +3,7 @@ the openai client's retry policy.
 
 Why not the openai client itself: at a few hundred requests in flight, one process's request
 rate is bound by the client's CPU per request, and the openai client (its httpx request model,
-headers and URL handling, even with the aiohttp transport) spends about three times what aiohttp
+headers and URL handling, even with the aiohttp transport) spends about twice what aiohttp
 alone does: 72% of the theoretical rate at concurrency 256 against 90%+ (BENCHMARKS.md, section
 2). The policy below is the openai client's, so behaviour against a fleet is the same.
 """
