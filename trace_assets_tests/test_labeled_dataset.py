@@ -10,6 +10,7 @@ import pandas
 import pyarrow as pa
 import pytest
 
+from trace_assets.assets import labeled_dataset as labeled_dataset_module
 from trace_assets.assets.judge_scores import judge_scores
 from trace_assets.assets.labeled_dataset import labeled_dataset
 from trace_assets.assets.ragas_scores import ragas_scores
@@ -20,7 +21,7 @@ from trace_assets.resources.judge import JudgeResource
 from trace_assets.resources.ragas_scorer import RagasResource
 from trace_assets.score_tables import JUDGE_SCORES_SCHEMA, JUDGE_SCORES_TABLE, RAGAS_SCORES_SCHEMA, RAGAS_SCORES_TABLE
 from trace_assets_tests.langfuse_db import trace
-from trace_assets_tests.materialize import INGEST, materialize_days
+from trace_assets_tests.materialize import INGEST, materialization_metadata, materialize_days
 from trace_assets_tests.openai_server import chat_reply, error_reply
 from trace_assets_tests.ragas_server import RagasScript
 
@@ -82,6 +83,9 @@ def test_every_consented_trace_is_labeled_with_the_formula_and_its_band(graph, t
     assert rows[no_contexts["id"]]["ragas_reward"] == pytest.approx(0.6)  # answer relevancy alone
     assert rows[good["id"]]["preference"] == "neutral" and rows[weak["id"]]["preference"] == "neutral"
     assert rows[no_contexts["id"]]["preference"] == "neutral"
+    metadata = materialization_metadata(result, "labeled_dataset")
+    assert metadata["dagster/row_count"] == 3 and (metadata["neutral"], metadata["preferred"], metadata["dispreferred"]) == (3, 0, 0)
+    assert metadata["without_final_reward"] == {}
 
     sent = [body for server in (judge_server, ragas_server) for _, body in server.requests]
     assert "private question" not in json.dumps(sent, ensure_ascii=False)
@@ -191,3 +195,26 @@ def test_each_check_fails_on_data_made_to_break_it(graph):
             for broken in broken_days:
                 assert break_and_check(resources, table_name, schema, broken, check_name) is False, check_name
             assert break_and_check(resources, table_name, schema, intact, check_name) is True, check_name
+
+
+def test_labeling_in_batches_keeps_every_consented_trace_once_and_says_why_a_reward_is_missing(monkeypatch):
+    monkeypatch.setattr(labeled_dataset_module, "LABELED_AT_ONCE", 2)
+    day = datetime.fromisoformat(DAY).replace(tzinfo=timezone.utc)
+    ids = [f"t{i}" for i in range(5)]
+    traces = pa.table({
+        "id": ids, "timestamp": pa.array([day + timedelta(hours=i) for i in range(5)], pa.timestamp("us", tz="UTC")),
+        "model": ["m"] * 5, "input": ["q"] * 5, "output": ["a"] * 5, "contexts": pa.array([None] * 5, pa.list_(pa.string())),
+        "consent": [True, True, False, True, True],
+    })
+    judged = pa.Table.from_pylist([{"trace_id": i, "judge_score": 1.0, "reasoning": "r", "error": None, "judge_model": "j",
+                                    "prompt_version": "v"} for i in ids])
+    measured = pa.Table.from_pylist([{"trace_id": i, "faithfulness": 1.0, "answer_relevancy": 1.0, "context_precision": 1.0,
+                                      "ragas_reward": 1.0, "reward_note": None, "error": None, "scorer_version": "s"}
+                                     for i in ids if i != "t4"])
+    dataset = labeled_dataset_module.label_traces(traces, judged, measured, labeled_dataset_module.RewardWeights())
+
+    assert dataset.schema == LABELED_SCHEMA
+    assert dataset.column("trace_id").to_pylist() == ["t0", "t1", "t3", "t4"]
+    assert dataset.column("final_reward").to_pylist() == [1.0, 1.0, 1.0, None]
+    assert dataset.column("final_reward_note").to_pylist()[3] == "missing ragas_reward"
+    assert dataset.column("ragas_error").to_pylist()[3] == "no ragas score row"

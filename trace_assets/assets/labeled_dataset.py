@@ -1,6 +1,5 @@
 """labeled_dataset: consented traces joined with both scores, the final reward and its band."""
 
-from collections import Counter
 from datetime import datetime, timezone
 
 import dagster as dg
@@ -9,7 +8,7 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from trace_assets.assets.daily_table_asset import daily_table_asset
-from trace_assets.assets.summaries import score_distribution, window_text
+from trace_assets.assets.summaries import score_distribution, value_counts, window_text
 from trace_assets.labeled_table import (
     LABELED_ICEBERG_SCHEMA,
     LABELED_LAKE_TABLE,
@@ -22,6 +21,13 @@ from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.trace_lake import TraceLake
 from trace_assets.score_tables import BY_DAY
 from trace_assets.scoring.rewards import final_reward, preference_band
+
+LABELED_AT_ONCE = 10_000  # traces turned into Python objects at a time
+JUDGE_COLUMNS = ["trace_id", "judge_score", "reasoning", "error", "judge_model", "prompt_version"]
+RAGAS_COLUMNS = [
+    "trace_id", "faithfulness", "answer_relevancy", "context_precision", "ragas_reward", "reward_note", "error",
+    "scorer_version",
+]
 
 
 class RewardWeights(dg.Config):
@@ -44,8 +50,7 @@ def labeled_dataset(
     missing) and the seed's preference band, as `{lake}/labeled-dataset/date=YYYY-MM-DD/` Parquet
     and the Iceberg table training_data.labeled_traces."""
     window = context.partition_time_window
-    rows = label_traces(iceberg_table, judge_scores, ragas_scores, config)
-    dataset = pa.Table.from_pylist(rows, schema=LABELED_SCHEMA)
+    dataset = label_traces(iceberg_table, judge_scores, ragas_scores, config)
     files = [
         trace_lake.replace_day(LABELED_PREFIX, LABELED_LAKE_TABLE, day, _rows_of_day(dataset, day).to_batches())
         for day in days_in(window)
@@ -53,17 +58,17 @@ def labeled_dataset(
     table = iceberg.ensure_table(LABELED_TABLE, LABELED_ICEBERG_SCHEMA, BY_DAY, {})
     commit = iceberg.replace_window(table, "timestamp", window.start, window.end, LABELED_SCHEMA, dataset.to_batches())
 
-    bands = Counter(row["preference"] or "unlabeled" for row in rows)
-    unlabeled = Counter(row["final_reward_note"] for row in rows if row["final_reward"] is None)
+    bands = value_counts(dataset, "preference")
+    unlabeled = value_counts(dataset.filter(pc.is_null(dataset["final_reward"])), "final_reward_note")
     return dg.MaterializeResult(
         metadata={
             "window": window_text(window),
-            "dagster/row_count": len(rows),
-            "preferred": bands["preferred"],
-            "neutral": bands["neutral"],
-            "dispreferred": bands["dispreferred"],
-            "without_final_reward": dg.MetadataValue.json(dict(unlabeled)),
-            "final_reward_distribution": score_distribution([row["final_reward"] for row in rows]),
+            "dagster/row_count": dataset.num_rows,
+            "preferred": bands.get("preferred", 0),
+            "neutral": bands.get("neutral", 0),
+            "dispreferred": bands.get("dispreferred", 0),
+            "without_final_reward": dg.MetadataValue.json(unlabeled),
+            "final_reward_distribution": score_distribution(dataset.column("final_reward").to_pylist()),
             "weights": dg.MetadataValue.json({"ragas": config.ragas_weight, "judge": config.judge_weight}),
             "files_written": sum(len(day.paths) for day in files),
             "location": dg.MetadataValue.path(trace_lake.location(f"{trace_lake.root}/{LABELED_PREFIX}")),
@@ -72,13 +77,23 @@ def labeled_dataset(
     )
 
 
-def label_traces(traces: pa.Table, judge_scores: pa.Table, ragas_scores: pa.Table, weights: RewardWeights) -> list[dict]:
-    """One labeled row per consented trace (a trace without consent never gets a row)."""
-    judged = {row["trace_id"]: row for row in judge_scores.to_pylist()}
-    measured = {row["trace_id"]: row for row in ragas_scores.to_pylist()}
+def label_traces(traces: pa.Table, judge_scores: pa.Table, ragas_scores: pa.Table, weights: RewardWeights) -> pa.Table:
+    """One labeled row per consented trace (a trace without consent never gets a row), built
+    LABELED_AT_ONCE traces at a time: only that many are ever Python objects."""
+    judged = {row["trace_id"]: row for row in judge_scores.select(JUDGE_COLUMNS).to_pylist()}
+    measured = {row["trace_id"]: row for row in ragas_scores.select(RAGAS_COLUMNS).to_pylist()}
     labeled_at = datetime.now(timezone.utc)
+    columns = ["id", "timestamp", "model", "input", "output", "contexts", "consent"]
+    batches = [
+        pa.RecordBatch.from_pylist(_labeled_rows(batch.to_pylist(), judged, measured, weights, labeled_at), schema=LABELED_SCHEMA)
+        for batch in traces.select(columns).to_batches(max_chunksize=LABELED_AT_ONCE)
+    ]
+    return pa.Table.from_batches(batches, schema=LABELED_SCHEMA)
+
+
+def _labeled_rows(traces: list[dict], judged: dict, measured: dict, weights: RewardWeights, labeled_at: datetime) -> list[dict]:
     rows = []
-    for trace in traces.select(["id", "timestamp", "model", "input", "output", "contexts", "consent"]).to_pylist():
+    for trace in traces:
         if not trace["consent"]:
             continue
         judge = judged.get(trace["id"], {})
