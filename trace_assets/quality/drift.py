@@ -1,0 +1,41 @@
+"""Drift of a reward distribution against a trailing window: the population stability index over
+ten equal bins of [0, 1], and the shift of the median."""
+
+import math
+import statistics
+
+from trace_assets.quality.figure import Figure
+
+PSI_BINS = 10
+# A bin empty on one side would make the index infinite: shares are floored at 0.01%, so an empty
+# bin that now holds 10% of the traces adds about 0.69, as a strong shift should.
+PSI_FLOOR = 1e-4
+
+
+def bin_shares(values: list[float], bins: int = PSI_BINS) -> list[float]:
+    counts = [0] * bins
+    for value in values:
+        counts[min(max(int(value * bins), 0), bins - 1)] += 1
+    return [count / len(values) for count in counts]
+
+
+def population_stability_index(current: list[float], baseline: list[float], window_days: int) -> Figure:
+    """PSI = sum over bins of (current - baseline) * ln(current / baseline), shares floored."""
+    if not current:
+        return Figure.null("no rewards today")
+    if not baseline:
+        return Figure.null(f"no rewards in the trailing {window_days} days to compare with")
+    psi = 0.0
+    for now, before in zip(bin_shares(current), bin_shares(baseline)):
+        now, before = max(now, PSI_FLOOR), max(before, PSI_FLOOR)
+        psi += (now - before) * math.log(now / before)
+    return Figure(psi)
+
+
+def median_shift(current: list[float], baseline: list[float], window_days: int) -> Figure:
+    """Today's median minus the trailing window's."""
+    if not current:
+        return Figure.null("no rewards today")
+    if not baseline:
+        return Figure.null(f"no rewards in the trailing {window_days} days to compare with")
+    return Figure(statistics.median(current) - statistics.median(baseline))

@@ -1,0 +1,100 @@
+"""Human feedback as one table: (trace_id, origin, value, human), where `human` is the value on
+[0, 1] by the configured scale, from the traces' metadata (`metadata.<key>`, e.g. the seed's
+`feedback_score` of 4.5 on a five-point scale) and, where a source provides them, human annotation
+scores (`read_human_scores`, e.g. Langfuse's)."""
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+FEEDBACK_SCHEMA = pa.schema(
+    [
+        pa.field("trace_id", pa.string(), nullable=False),
+        pa.field("origin", pa.string(), nullable=False),  # metadata.<key> or score:<name>
+        pa.field("value", pa.float64(), nullable=False),  # as given
+        pa.field("human", pa.float64(), nullable=False),  # on [0, 1]
+    ]
+)
+
+
+@dataclass(frozen=True)
+class FeedbackScale:
+    """Human values run from `low` (worst) to `high` (best); value v becomes
+    (v - low) / (high - low). A boolean (thumbs up / down) is 1 or 0 whatever the scale."""
+
+    low: float
+    high: float
+
+    def __post_init__(self):
+        if not self.high > self.low:
+            raise ValueError(f"a feedback scale needs low < high, not {self.low:g}..{self.high:g}")
+
+    def normalised(self, value) -> tuple[float | None, float | None, str | None]:
+        """(value, value on [0, 1], None), or (None, None, why it is unusable)."""
+        if isinstance(value, bool):
+            return float(value), float(value), None
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                return None, None, "not a number"
+        if not isinstance(value, (int, float)) or value != value or value in (float("inf"), float("-inf")):
+            return None, None, "not a number"
+        if not self.low <= value <= self.high:
+            return None, None, f"outside the scale {self.low:g}..{self.high:g}"
+        return float(value), (value - self.low) / (self.high - self.low), None
+
+
+def feedback_from_metadata(traces: pa.Table, key: str, scale: FeedbackScale) -> tuple[pa.Table, Counter]:
+    """Feedback from `metadata.<key>` of traces (columns `id`, `metadata_json`), and how many
+    traces had the key with an unusable value, by reason."""
+    rows, unusable = [], Counter()
+    origin = f"metadata.{key}"
+    for batch in traces.select(["id", "metadata_json"]).to_batches(max_chunksize=10_000):
+        for trace in batch.to_pylist():
+            metadata = _object(trace["metadata_json"])
+            if key not in metadata or metadata[key] is None:
+                continue
+            value, human, problem = scale.normalised(metadata[key])
+            if problem:
+                unusable[f"{origin}: {problem}"] += 1
+            else:
+                rows.append({"trace_id": trace["id"], "origin": origin, "value": value, "human": human})
+    return pa.Table.from_pylist(rows, schema=FEEDBACK_SCHEMA), unusable
+
+
+def feedback_from_human_scores(scores: pa.Table, names: set[str], scale: FeedbackScale) -> tuple[pa.Table, Counter]:
+    """Feedback from human scores (columns `trace_id`, `name`, `value`) whose name is one of
+    `names`, on the same scale."""
+    rows, unusable = [], Counter()
+    for score in scores.select(["trace_id", "name", "value"]).to_pylist():
+        if score["name"] not in names or score["value"] is None:
+            continue
+        origin = f"score:{score['name']}"
+        value, human, problem = scale.normalised(score["value"])
+        if problem:
+            unusable[f"{origin}: {problem}"] += 1
+        else:
+            rows.append({"trace_id": score["trace_id"], "origin": origin, "value": value, "human": human})
+    return pa.Table.from_pylist(rows, schema=FEEDBACK_SCHEMA), unusable
+
+
+def human_by_trace(feedback: pa.Table) -> dict[str, float]:
+    """One human value per trace: the mean of its values on [0, 1] (several annotators, or
+    metadata feedback and an annotation, count alike)."""
+    values: dict[str, list[float]] = {}
+    for row in feedback.select(["trace_id", "human"]).to_pylist():
+        values.setdefault(row["trace_id"], []).append(row["human"])
+    return {trace_id: sum(v) / len(v) for trace_id, v in values.items()}
+
+
+def _object(metadata_json: str | None) -> dict:
+    if not metadata_json:
+        return {}
+    try:
+        metadata = json.loads(metadata_json)
+    except ValueError:
+        return {}  # landing rejects such rows; nothing to read here
+    return metadata if isinstance(metadata, dict) else {}

@@ -1,0 +1,16 @@
+"""How much a reward depends on the answer's length, in characters and in estimated tokens."""
+
+import math
+
+
+def estimated_tokens(text: str | None) -> int:
+    """A tokenizer-free estimate: about 4 ASCII characters a token (English, code) and one token
+    per other character (Hangul, CJK: Qwen-style vocabularies spend about one token on each)."""
+    if not text:
+        return 0
+    ascii_chars = sum(1 for char in text if ord(char) < 128)
+    return math.ceil(ascii_chars / 4) + len(text) - ascii_chars
+
+
+def answer_length(text: str | None) -> int:
+    return len(text or "")
