@@ -1,14 +1,32 @@
 """deploy/: manifests and Helm values parse and validate offline, agree with each other and with
-the code's defaults, and the image installs the pinned set the tests run with."""
+the code's defaults, and the image installs the pinned set the tests run with.
 
+What Dagster's chart renders from the values is reproduced by hand in dagster_chart.py (the chart
+is not on PyPI); what happens to it next is dagster's and dagster-k8s's own code: dagster's
+instance-config validation, and a K8sRunLauncher launching a run against a loopback Kubernetes API.
+"""
+
+import copy
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
+from dagster._config import process_config
+from dagster._core.code_pointer import ModuleCodePointer
+from dagster._core.errors import DagsterInvalidConfigError
+from dagster._core.instance.config import dagster_instance_config
+from dagster._core.launcher import LaunchRunContext, RunLauncher
+from dagster._core.origin import JobPythonOrigin, RepositoryPythonOrigin
+from dagster._core.storage.dagster_run import DagsterRun, make_new_run_id
+from dagster._core.test_utils import instance_for_test
+from dagster._serdes.config_class import ConfigurableClassData, class_from_code_pointer
 
 from trace_assets.automation.pools import DEFAULT_JUDGE_POOL_LIMIT
 from trace_assets.environments import build_resources
 from trace_assets.resources.judge import JudgeResource
+from trace_assets_tests.dagster_chart import ChartRenderError, code_location_container_context, instance_yaml
+from trace_assets_tests.k8s_api_server import kubernetes_api
 from trace_assets_tests.k8s_models import validate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,6 +41,53 @@ def documents(relative: str) -> list[dict]:
 def manifest(relative: str, kind: str) -> dict:
     [found] = [doc for doc in documents(relative) if doc["kind"] == kind]
     return found
+
+
+def dagster_values() -> dict:
+    return documents("helm/dagster-values.yaml")[0]
+
+
+def accepted_by_dagster(instance: dict, folder: Path) -> dict:
+    """The instance config as dagster 1.13 loads it from dagster.yaml: its own validation of the
+    file, then each configurable class's config against that class's schema (what the daemon does
+    when it builds the run launcher, coordinator and storages), without connecting anything."""
+    (folder / "dagster.yaml").write_text(yaml.safe_dump(instance))
+    validated, _ = dagster_instance_config(str(folder))
+    for section in validated.values():
+        if isinstance(section, dict) and {"module", "class"} <= set(section):
+            configurable = class_from_code_pointer(section["module"], section["class"])
+            result = process_config(configurable.config_type(), section.get("config") or {})
+            assert result.success, (section["class"], result.errors)
+    return validated
+
+
+@pytest.fixture(scope="module")
+def dagster_instance():
+    with instance_for_test() as instance:  # run storage for the launcher's events (SQLite, temporary)
+        yield instance
+
+
+def launched_run_pod(instance, values: dict, deployment: str = "trace-assets") -> dict:
+    """The Kubernetes Job dagster-k8s's K8sRunLauncher creates for a run of the code location, with
+    the run launcher the chart renders from `values` and the container context it gives the code
+    location. Only how the launcher reaches the API differs from the cluster: a kubeconfig for a
+    loopback server instead of the in-cluster service account."""
+    rendered = instance_yaml(values)["run_launcher"]
+    with kubernetes_api() as (kubeconfig, jobs):
+        config = {**rendered["config"], "load_incluster_config": False, "kubeconfig_file": kubeconfig}
+        launcher = ConfigurableClassData(rendered["module"], rendered["class"], yaml.safe_dump(config)).rehydrate(
+            as_type=RunLauncher)
+        launcher.register_instance(instance)
+        origin = JobPythonOrigin("refresh_traces", RepositoryPythonOrigin(
+            executable_path="/opt/venv/bin/python",
+            code_pointer=ModuleCodePointer("trace_assets.definitions", "defs", None),
+            container_image="registry.example/trace-assets:0.1.0",
+            container_context=code_location_container_context(values, deployment),
+        ))
+        run = instance.add_run(DagsterRun(job_name="refresh_traces", run_id=make_new_run_id(), job_code_origin=origin))
+        launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
+    [job] = jobs
+    return job
 
 
 def test_every_yaml_file_parses_and_every_object_names_its_kind():
@@ -144,3 +209,57 @@ def test_the_image_installs_the_pinned_set_as_a_non_root_user_without_secrets():
     assert pins and all("==" in line for line in pins)
     pinned = {line.split("==")[0].lower() for line in pins}
     assert {"dagster", "dagster-k8s", "dagster-postgres", "pyiceberg", "ragas", "openai"} <= pinned
+
+
+def test_the_instance_the_values_render_is_accepted_by_dagster_and_limits_the_judge_pool(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_PG_PASSWORD", "from-the-secret")  # the chart's env source for it
+    instance = accepted_by_dagster(instance_yaml(dagster_values()), tmp_path)
+    assert instance["concurrency"]["pools"] == {"default_limit": DEFAULT_JUDGE_POOL_LIMIT, "granularity": "op"}
+    assert instance["concurrency"]["runs"]["max_concurrent_runs"] == 10
+    assert instance["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    assert "max_concurrent_runs" not in (instance["run_coordinator"].get("config") or {})
+    assert instance["run_launcher"]["class"] == "K8sRunLauncher"
+
+
+def test_dagster_and_the_chart_reject_the_concurrency_settings_the_audit_found(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_PG_PASSWORD", "from-the-secret")
+    queue_limit = {"dagsterDaemon": {"runCoordinator": {"config": {"queuedRunCoordinator": {"maxConcurrentRuns": 10}}}}}
+    # pools without `enabled`: the chart renders no concurrency section, the pool has no limit
+    old = copy.deepcopy(dagster_values())
+    old["concurrency"] = {"pools": {"defaultLimit": 2, "granularity": "op"}}
+    assert "concurrency" not in instance_yaml(old)
+    # `enabled` added, the run limit left on the queued run coordinator: dagster refuses the file
+    half_fixed = {**copy.deepcopy(dagster_values()), **queue_limit}
+    half_fixed["concurrency"] = {"enabled": True, "pools": {"defaultLimit": 2, "granularity": "op"}}
+    with pytest.raises(DagsterInvalidConfigError, match="max_concurrent_runs"):
+        accepted_by_dagster(instance_yaml(half_fixed), tmp_path)
+    # both run limits set: the chart itself fails
+    both = {**copy.deepcopy(dagster_values()), **queue_limit}
+    with pytest.raises(ChartRenderError, match="maxConcurrentRuns"):
+        instance_yaml(both)
+
+
+def test_run_pods_get_the_run_launchers_resources_settings_and_service_account(dagster_instance):
+    values = dagster_values()
+    job = launched_run_pod(dagster_instance, values)
+    pod = job["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
+    assert container["resources"] == launcher["runK8sConfig"]["containerConfig"]["resources"]
+    assert container["resources"]["requests"]["cpu"] == "2" and container["resources"]["limits"]["memory"] == "6Gi"
+    sources = {ref.get("configMapRef", ref.get("secretRef"))["name"] for ref in container["envFrom"]}
+    assert {"trace-assets-config", "trace-assets-secrets"} <= sources
+    assert pod["serviceAccountName"] == values["serviceAccount"]["name"]  # IRSA: S3 and Glue
+    assert job["metadata"]["namespace"] == "dagster"
+    assert container["image"] == "registry.example/trace-assets:0.1.0"
+
+
+def test_the_code_locations_context_in_runs_would_give_run_pods_the_code_servers_resources(dagster_instance):
+    """The mistake row 1 of the audit found, as dagster-k8s itself merges it: this test fails if
+    the merge ever stops overriding the launcher, and then the values may turn the context back on."""
+    values = copy.deepcopy(dagster_values())
+    [deployment] = values["dagster-user-deployments"]["deployments"]
+    deployment["includeConfigInLaunchedRuns"] = {"enabled": True}
+    [container] = launched_run_pod(dagster_instance, values)["spec"]["template"]["spec"]["containers"]
+    assert container["resources"] == deployment["resources"]
+    assert code_location_container_context(dagster_values(), "trace-assets") is None
