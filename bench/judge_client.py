@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from loopback_fleet import start_fleet  # noqa: E402
+from loopback_fleet import running_fleet  # noqa: E402
 
 
 def seed_way(base_url: str, requests: int, workers: int) -> None:
@@ -68,25 +68,24 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8, help="target length of each measurement")
     args = parser.parse_args()
     latency = args.latency_ms / 1000
-    server, base_url = start_fleet(latency, args.capacity)
-    import openai  # noqa: F401
+    with running_fleet(latency, args.capacity) as (server, base_url):
+        import openai  # noqa: F401
 
-    import trace_assets.resources.judge  # noqa: F401  (imports are not measured)
+        import trace_assets.resources.judge  # noqa: F401  (imports are not measured)
 
-    print(f"judge client benchmark: latency {args.latency_ms:.0f} ms, server capacity {args.capacity}")
-    print(f"  {'client':<32}{'requests':>9}{'req/s':>9}{'theory':>8}{'achieved':>10}{'CPU ms/req':>12}{'server CPU':>12}")
-    runs = [("seed: ThreadPoolExecutor(50)", seed_way, 50), ("ours: JudgeResource(50)", our_way, 50),
-            ("ours: JudgeResource(256)", our_way, 256)]
-    for label, function, concurrency in runs:
-        theoretical = min(concurrency, args.capacity) / latency
-        requests = int(theoretical * args.seconds)
-        function(base_url, min(requests, concurrency * 2), concurrency)  # warm up connections
-        wall, cpu, server_cpu = timed(function, server.pid, base_url, requests, concurrency)
-        rate = requests / wall
-        print(f"  {label:<32}{requests:>9}{rate:>9.0f}{theoretical:>8.0f}{rate / theoretical:>9.0%}"
-              f"{cpu / requests * 1000:>12.2f}{server_cpu / wall:>11.0%}")
-    print("  (server CPU: the loopback server's share of one core; near 100% it, not the client, is the limit)")
-    server.terminate()
+        print(f"judge client benchmark: latency {args.latency_ms:.0f} ms, server capacity {args.capacity}")
+        print(f"  {'client':<32}{'requests':>9}{'req/s':>9}{'theory':>8}{'achieved':>10}{'CPU ms/req':>12}{'server CPU':>12}")
+        runs = [("seed: ThreadPoolExecutor(50)", seed_way, 50), ("ours: JudgeResource(50)", our_way, 50),
+                ("ours: JudgeResource(256)", our_way, 256)]
+        for label, function, concurrency in runs:
+            theoretical = min(concurrency, args.capacity) / latency
+            requests = int(theoretical * args.seconds)
+            function(base_url, min(requests, concurrency * 2), concurrency)  # warm up connections
+            wall, cpu, server_cpu = timed(function, server.pid, base_url, requests, concurrency)
+            rate = requests / wall
+            print(f"  {label:<32}{requests:>9}{rate:>9.0f}{theoretical:>8.0f}{rate / theoretical:>9.0%}"
+                  f"{cpu / requests * 1000:>12.2f}{server_cpu / wall:>11.0%}")
+        print("  (server CPU: the loopback server's share of one core; near 100% it, not the client, is the limit)")
 
 
 if __name__ == "__main__":

@@ -4,10 +4,13 @@ requests in service at once (the rest queue, as in vLLM's batch). Judge prompts 
 with `ragas=True`, ragas' prompts get answers of the shape they ask for."""
 
 import asyncio
+import contextlib
 import json
 import multiprocessing
+import signal
 import socket
 import time
+from collections.abc import Iterator
 
 VERDICT = json.dumps({"score": 0.8, "reasoning": "benchmark"})
 JUDGE_REPLY = {
@@ -18,6 +21,10 @@ JUDGE_REPLY = {
 
 
 def _serve(port: int, latency_s: float, capacity: int, ragas: bool) -> None:
+    # A process started in the background (nohup, CI runners) ignores SIGINT, Dagster then copies
+    # that onto SIGTERM, and a child inherits both: take the default back so terminate() works.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     from aiohttp import web
 
     from trace_assets_tests.ragas_server import RagasScript
@@ -46,12 +53,39 @@ def _serve(port: int, latency_s: float, capacity: int, ragas: bool) -> None:
     asyncio.run(main())
 
 
-def start_fleet(latency_s: float, capacity: int = 100_000, ragas: bool = False) -> tuple[multiprocessing.Process, str]:
-    """The server process (terminate it when done) and its OpenAI base URL."""
+@contextlib.contextmanager
+def running_fleet(latency_s: float, capacity: int = 100_000, ragas: bool = False) -> Iterator[tuple[multiprocessing.Process, str]]:
+    """The server process and its OpenAI base URL; the process is stopped on leaving, however
+    the block ends and whatever signal dispositions this process inherited."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = multiprocessing.Process(target=_serve, args=(port, latency_s, capacity, ragas), daemon=True)
     server.start()
-    time.sleep(1.5)
-    return server, f"http://127.0.0.1:{port}/v1"
+    try:
+        _wait_until_listening(port, server)
+        yield server, f"http://127.0.0.1:{port}/v1"
+    finally:
+        stop(server)
+
+
+def stop(process: multiprocessing.Process, grace_s: float = 5) -> None:
+    """SIGTERM, then SIGKILL if the process is still there after `grace_s`: a SIGTERM can be
+    ignored (an inherited disposition), a SIGKILL cannot, and multiprocessing joins daemonic
+    children at exit, so one that outlives terminate() would hang the script."""
+    process.terminate()
+    process.join(grace_s)
+    if process.is_alive():
+        process.kill()
+        process.join()
+
+
+def _wait_until_listening(port: int, server: multiprocessing.Process, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not server.is_alive():
+            raise RuntimeError(f"the loopback fleet exited with code {server.exitcode} before listening on port {port}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"the loopback fleet did not listen on port {port} within {timeout_s:.0f} s")

@@ -21,7 +21,7 @@ import dagster as dg
 
 sys.path.insert(0, str(Path(__file__).parent))
 from extraction import BENCH_URL, fill  # noqa: E402  (the same realistic day)
-from loopback_fleet import start_fleet  # noqa: E402
+from loopback_fleet import running_fleet  # noqa: E402
 
 
 class RssSampler:
@@ -80,44 +80,42 @@ def main() -> None:
     parser.add_argument("--ragas-processes", type=int, default=2, help="RagasResource.processes (2: this machine's cores)")
     args = parser.parse_args()
     fill(args.traces)
-    server, base_url = start_fleet(args.latency_ms / 1000, ragas=True)
+    with running_fleet(args.latency_ms / 1000, ragas=True) as (server, base_url):
+        from trace_assets.assets.iceberg_table import iceberg_table
+        from trace_assets.assets.judge_scores import judge_scores
+        from trace_assets.assets.labeled_dataset import labeled_dataset
+        from trace_assets.assets.ragas_scores import ragas_scores
+        from trace_assets.assets.raw_traces import raw_traces
+        from trace_assets.checks import build_checks
+        from trace_assets.io_managers.iceberg_window_io_manager import IcebergWindowIOManager
+        from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
+        from trace_assets.resources.judge import JudgeResource
+        from trace_assets.resources.postgres_source import PostgresTraceSource
+        from trace_assets.resources.ragas_scorer import RagasResource
+        from trace_assets.resources.trace_lake import TraceLake
 
-    from trace_assets.assets.iceberg_table import iceberg_table
-    from trace_assets.assets.judge_scores import judge_scores
-    from trace_assets.assets.labeled_dataset import labeled_dataset
-    from trace_assets.assets.ragas_scores import ragas_scores
-    from trace_assets.assets.raw_traces import raw_traces
-    from trace_assets.checks import build_checks
-    from trace_assets.io_managers.iceberg_window_io_manager import IcebergWindowIOManager
-    from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
-    from trace_assets.resources.judge import JudgeResource
-    from trace_assets.resources.postgres_source import PostgresTraceSource
-    from trace_assets.resources.ragas_scorer import RagasResource
-    from trace_assets.resources.trace_lake import TraceLake
-
-    with tempfile.TemporaryDirectory() as lake, dg.DagsterInstance.ephemeral() as instance:
-        warehouse = IcebergWarehouse(local_fallback_dir=f"{lake}/iceberg")
-        resources = {
-            "trace_source": PostgresTraceSource(database_url=BENCH_URL),
-            "trace_lake": TraceLake(uri=lake),
-            "iceberg": warehouse,
-            "iceberg_io_manager": IcebergWindowIOManager(warehouse=warehouse),
-            "judge": JudgeResource(base_url=base_url),
-            "ragas": RagasResource(llm_base_url=base_url, embeddings_base_url=base_url, processes=args.ragas_processes),
-        }
-        started = time.perf_counter()
-        with RssSampler(excluded=server.pid) as rss:
-            result = dg.materialize(
-                [raw_traces, iceberg_table, judge_scores, ragas_scores, labeled_dataset, *build_checks()],
-                resources=resources, partition_key="2026-04-18", instance=instance,
-            )
-        total = time.perf_counter() - started
-        steps = defaultdict(dict)
-        for entry in instance.all_logs(result.run_id):
-            event = entry.dagster_event
-            if event is not None and entry.step_key and event.event_type_value in ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE"):
-                steps[entry.step_key][event.event_type_value] = entry.timestamp
-    server.terminate()
+        with tempfile.TemporaryDirectory() as lake, dg.DagsterInstance.ephemeral() as instance:
+            warehouse = IcebergWarehouse(local_fallback_dir=f"{lake}/iceberg")
+            resources = {
+                "trace_source": PostgresTraceSource(database_url=BENCH_URL),
+                "trace_lake": TraceLake(uri=lake),
+                "iceberg": warehouse,
+                "iceberg_io_manager": IcebergWindowIOManager(warehouse=warehouse),
+                "judge": JudgeResource(base_url=base_url),
+                "ragas": RagasResource(llm_base_url=base_url, embeddings_base_url=base_url, processes=args.ragas_processes),
+            }
+            started = time.perf_counter()
+            with RssSampler(excluded=server.pid) as rss:
+                result = dg.materialize(
+                    [raw_traces, iceberg_table, judge_scores, ragas_scores, labeled_dataset, *build_checks()],
+                    resources=resources, partition_key="2026-04-18", instance=instance,
+                )
+            total = time.perf_counter() - started
+            steps = defaultdict(dict)
+            for entry in instance.all_logs(result.run_id):
+                event = entry.dagster_event
+                if event is not None and entry.step_key and event.event_type_value in ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE"):
+                    steps[entry.step_key][event.event_type_value] = entry.timestamp
     print(f"whole day: {args.traces:,} traces ({args.traces * 9 // 10:,} consented), loopback latency {args.latency_ms:.0f} ms, "
           f"{args.ragas_processes} ragas processes, run {'succeeded' if result.success else 'FAILED'} in {total:.0f} s")
     timings = sorted(((s.get("STEP_SUCCESS", s.get("STEP_FAILURE", 0)) - s["STEP_START"], key) for key, s in steps.items() if "STEP_START" in s), reverse=True)

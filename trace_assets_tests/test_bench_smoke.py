@@ -2,8 +2,10 @@
 are not tests; see BENCHMARKS.md)."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -11,12 +13,63 @@ import pytest
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
+def ignore_sigint_and_sigterm() -> None:
+    """What a script inherits when started in the background (`nohup make test &`): the shell
+    ignores SIGINT, and Dagster copies that disposition onto SIGTERM."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def run(script: str, *args: str) -> str:
-    completed = subprocess.run(
-        [sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=300, env=dict(os.environ)
+    """The script's output; it runs as a background job would, with SIGINT and SIGTERM ignored, in
+    its own process group, which is killed (SIGKILL) should it not end in time."""
+    script_process = subprocess.Popen(
+        [sys.executable, str(BENCH / script), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ), preexec_fn=ignore_sigint_and_sigterm, start_new_session=True,
     )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    return completed.stdout
+    try:
+        stdout, stderr = script_process.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(script_process.pid, signal.SIGKILL)
+        stdout, stderr = script_process.communicate()
+        raise AssertionError(f"{script} did not end within 300 s with SIGINT and SIGTERM ignored:\n{stderr[-3000:]}")
+    assert script_process.returncode == 0, stderr[-3000:]
+    return stdout
+
+
+def processes_left_in_group(group: int, wait_s: float = 10) -> list[int]:
+    """Pids still in the process group after up to `wait_s` (orphans are reaped by init)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        left = [int(pid) for pid in os.listdir("/proc") if pid.isdigit() and _group_of(int(pid)) == group]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.2)
+
+
+def _group_of(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except (ProcessLookupError, PermissionError):
+        return None
+
+
+def test_a_bench_script_and_its_fleet_end_with_sigint_and_sigterm_ignored():
+    """The loopback fleet is a child process; with SIGTERM ignored, terminate() alone would leave
+    it running and the script waiting for it at exit."""
+    script_process = subprocess.Popen(
+        [sys.executable, str(BENCH / "judge_client.py"), "--seconds", "0.2", "--latency-ms", "50"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ignore_sigint_and_sigterm, start_new_session=True,
+    )
+    try:
+        stdout, stderr = script_process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(script_process.pid, signal.SIGKILL)
+        script_process.communicate()
+        raise AssertionError("judge_client.py hung with SIGINT and SIGTERM ignored (its fleet outlived terminate())")
+    assert script_process.returncode == 0, stderr[-3000:]
+    assert "JudgeResource(256)" in stdout
+    assert processes_left_in_group(script_process.pid) == [], "the loopback fleet outlived the script"
 
 
 def test_extraction_bench_compares_the_three_ways():
