@@ -35,6 +35,8 @@ LABELED_ICEBERG_SCHEMA = Schema(
     NestedField(24, "judge_prompt_version", StringType(), required=False),
     NestedField(25, "ragas_scorer_version", StringType(), required=False),
     NestedField(26, "labeled_at", TimestamptzType(), required=True),
+    # The chat messages as JSON text, for conversational training formats (null: input/output only).
+    NestedField(27, "messages", StringType(), required=False),
 )
 LABELED_SCHEMA = schema_to_pyarrow(LABELED_ICEBERG_SCHEMA, include_field_ids=False)
 # In the lake: {lake}/labeled-dataset/date=YYYY-MM-DD/part-N.parquet

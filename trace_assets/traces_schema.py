@@ -31,8 +31,14 @@ SOURCE_COLUMNS = (
     "user_consent",
 )
 
+# Columns a source may add to SOURCE_COLUMNS: `messages`, the chat messages of the generation
+# that answered as JSON text (system prompt, tool definitions and calls intact), and `contexts`,
+# the retrieved RAG contexts when the source found them outside `metadata` (Langfuse RETRIEVER
+# observations). Without a `contexts` column, landing lifts them out of `metadata`.
+OPTIONAL_SOURCE_COLUMNS = ("messages", "contexts")
+
 # Free-text columns whose bytes are checked for valid UTF-8 and size on landing.
-TEXT_COLUMNS = ("id", "user_id", "session_id", "input", "output", "model", "metadata")
+TEXT_COLUMNS = ("id", "user_id", "session_id", "input", "output", "model", "metadata", "messages")
 
 # The hive partition columns below `date=YYYY-MM-DD/` in the lake (not stored inside the files).
 LAKE_PARTITION_SCHEMA = pa.schema([pa.field("model", pa.string()), pa.field("consent", pa.bool_())])
@@ -56,12 +62,14 @@ TRACES_ICEBERG_SCHEMA = Schema(
     NestedField(10, "consent", BooleanType(), required=True),
     NestedField(11, "metadata_json", StringType(), required=False),
     NestedField(12, "contexts", ListType(13, StringType(), element_required=False), required=False),
+    NestedField(14, "messages", StringType(), required=False),
 )
 
 # A landed trace, in the lake's Parquet files and in the table (which adds the `metadata` struct).
 # `consent` is never null (a NULL user_consent is no consent); `metadata_json` is the source's
 # metadata object as JSON text, unchanged; `contexts` are the retrieved RAG contexts lifted out of
-# it (null when the trace recorded none).
+# it (null when the trace recorded none); `messages` the chat messages as JSON text (null when the
+# source has none: the seed's table, plain-text traces).
 LANDED_TRACE_SCHEMA = schema_to_pyarrow(TRACES_ICEBERG_SCHEMA, include_field_ids=False)
 
 TRACES_PARTITION_SPEC = PartitionSpec(

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from trace_assets.assets.daily_table_asset import daily_table_asset
 from trace_assets.assets.summaries import score_distribution, value_counts, window_text
@@ -20,7 +20,7 @@ from trace_assets.partitions import days_in
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.trace_lake import TraceLake
 from trace_assets.score_tables import BY_DAY
-from trace_assets.scoring.rewards import final_reward, preference_band
+from trace_assets.scoring.rewards import check_weights, final_reward, preference_band
 
 LABELED_AT_ONCE = 10_000  # traces turned into Python objects at a time
 JUDGE_COLUMNS = ["trace_id", "judge_score", "reasoning", "error", "judge_model", "prompt_version"]
@@ -33,6 +33,11 @@ RAGAS_COLUMNS = [
 class RewardWeights(dg.Config):
     ragas_weight: float = Field(default=0.6, ge=0, description="Weight of ragas_reward (the seed's 0.6).")
     judge_weight: float = Field(default=0.4, ge=0, description="Weight of judge_score (the seed's 0.4).")
+
+    @model_validator(mode="after")
+    def _weights_have_a_sum(self) -> "RewardWeights":
+        check_weights(self.ragas_weight, self.judge_weight)  # the reward divides by their sum
+        return self
 
 
 @daily_table_asset(LABELED_TABLE, group_name="dataset", kinds={"iceberg", "parquet"})
@@ -83,7 +88,9 @@ def label_traces(traces: pa.Table, judge_scores: pa.Table, ragas_scores: pa.Tabl
     judged = {row["trace_id"]: row for row in judge_scores.select(JUDGE_COLUMNS).to_pylist()}
     measured = {row["trace_id"]: row for row in ragas_scores.select(RAGAS_COLUMNS).to_pylist()}
     labeled_at = datetime.now(timezone.utc)
-    columns = ["id", "timestamp", "model", "input", "output", "contexts", "consent"]
+    if "messages" not in traces.column_names:  # a traces table from before `messages` existed
+        traces = traces.append_column("messages", pa.nulls(traces.num_rows, pa.string()))
+    columns = ["id", "timestamp", "model", "input", "output", "contexts", "messages", "consent"]
     batches = [
         pa.RecordBatch.from_pylist(_labeled_rows(batch.to_pylist(), judged, measured, weights, labeled_at), schema=LABELED_SCHEMA)
         for batch in traces.select(columns).to_batches(max_chunksize=LABELED_AT_ONCE)
@@ -126,6 +133,7 @@ def _labeled_rows(traces: list[dict], judged: dict, measured: dict, weights: Rew
                 "judge_prompt_version": judge.get("prompt_version"),
                 "ragas_scorer_version": ragas.get("scorer_version"),
                 "labeled_at": labeled_at,
+                "messages": trace["messages"],
             }
         )
     return rows

@@ -6,6 +6,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import dagster as dg
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from trace_assets.assets.summaries import rows_by_day_model_consent, window_text
 from trace_assets.ingest.hive_day import DayFiles, day_dir
@@ -74,12 +75,19 @@ def land_day(source: TraceSource, lake: TraceLake, day: date) -> DayLanding:
     rules = LandingRules(window_start=start, window_end=end, max_field_bytes=lake.max_field_bytes)
     rejections = RejectionLog()
     rows = Counter()
+    gated = Counter()
 
     def landed_batches():
         source_rows = 0
         for batch in prefetched(source.read_window(start, end, consented_only=not lake.land_non_consented)):
             landed = clean_batch(batch, rules, rejections, first_row_number=source_rows)
             source_rows += batch.num_rows
+            if not lake.land_non_consented:
+                # The gate, whatever the source: one that cannot filter by consent while reading
+                # (Langfuse keeps consent in metadata or tags) hands every trace to it.
+                without_consent = landed.filter(pc.invert(landed.column("consent")))
+                gated.update(without_consent.column("model").to_pylist())
+                landed = landed.filter(landed.column("consent"))
             for group in pa.table(landed).group_by(["model", "consent"]).aggregate([([], "count_all")]).to_pylist():
                 rows[(group["model"], group["consent"])] += group["count_all"]
             yield landed
@@ -88,7 +96,7 @@ def land_day(source: TraceSource, lake: TraceLake, day: date) -> DayLanding:
     if lake.land_non_consented:
         not_landed = 0
     else:
-        not_landed = sum(source.count_without_consent(start, end).values())
+        not_landed = sum(gated.values()) + sum(source.count_without_consent(start, end).values())
     return DayLanding(day, files, rows, rejections, not_landed)
 
 

@@ -205,7 +205,8 @@ def read_day(fs: pafs.FileSystem, root: str, day: date, table: HiveTable = LANDE
     partitioning = ds.partitioning(
         pa.schema([table.schema.field(column) for column in table.partition_columns]), flavor="hive"
     )
-    return ds.dataset(path, format="parquet", filesystem=fs, partitioning=partitioning)
+    # The table's schema, not the files': a day landed before a column was added reads it as null.
+    return ds.dataset(path, schema=table.schema, format="parquet", filesystem=fs, partitioning=partitioning)
 
 
 def _delete_dir(fs: pafs.FileSystem, path: str) -> None:

@@ -72,6 +72,7 @@ def clean_batch(
         pc.less(timestamps, pa.scalar(rules.window_end, timestamps.type)),
     )
     verdicts.reject_where(pc.invert(pc.fill_null(inside, True)), "outside_window")
+    batch = _with_optional_columns(batch)
     for name in TEXT_COLUMNS:
         column = batch.column(name)
         verdicts.reject_where(_invalid_utf8(column), f"invalid_utf8:{name}")
@@ -89,7 +90,9 @@ def clean_batch(
         survivor_rows = [first_row_number + row for row in pc.indices_nonzero(keep).to_pylist()]
         timestamps = timestamps.filter(keep)
     verdicts = _Verdicts(survivors.num_rows)
-    contexts = _contexts_from_metadata(survivors.column("metadata"), verdicts)
+    contexts = survivors.column("contexts")
+    if pa.types.is_null(contexts.type):
+        contexts = _contexts_from_metadata(survivors.column("metadata"), verdicts)
     _record(survivors, verdicts, rejections, survivor_rows)
 
     derived = {
@@ -107,6 +110,16 @@ def clean_batch(
     )
     keep = verdicts.keep_mask()
     return landed if keep is None else landed.filter(keep)
+
+
+def _with_optional_columns(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """`batch` with the OPTIONAL_SOURCE_COLUMNS it lacks: `messages` all null, and `contexts` as
+    a column of Arrow's null type, which tells landing to lift the contexts out of `metadata`."""
+    if "messages" not in batch.schema.names:
+        batch = batch.append_column("messages", pa.nulls(batch.num_rows, pa.string()))
+    if "contexts" not in batch.schema.names:
+        batch = batch.append_column("contexts", pa.nulls(batch.num_rows))
+    return batch
 
 
 def _record(batch, verdicts: _Verdicts, rejections: RejectionLog, row_numbers: list[int]) -> None:

@@ -7,11 +7,11 @@ import pyarrow as pa
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from trace_assets.resources.trace_source import TraceSource, quote_identifier
+from trace_assets.resources.sql_trace_source import SqlTraceSource, quote_identifier
 from trace_assets.sample_data import SAMPLE_TRACES_DUCKDB_COLUMNS, SAMPLE_TRACES_PATH
 
 
-class DuckDBTraceSource(TraceSource):
+class DuckDBTraceSource(SqlTraceSource):
     """A `traces` table in DuckDB, with the same query as PostgreSQL. When the table is missing
     (the default in-memory database) it is created from the bundled sample traces."""
 

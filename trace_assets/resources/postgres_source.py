@@ -1,4 +1,4 @@
-"""The Langfuse PostgreSQL database as a TraceSource, read through ADBC (Arrow-native)."""
+"""The Langfuse PostgreSQL database as a SQL TraceSource, read through ADBC (Arrow-native)."""
 
 from collections.abc import Iterator
 from datetime import datetime
@@ -7,12 +7,12 @@ import adbc_driver_postgresql.dbapi as adbc_postgres
 import pyarrow as pa
 from pydantic import Field
 
-from trace_assets.resources.trace_source import TraceSource
+from trace_assets.resources.sql_trace_source import SqlTraceSource
 
 _CURSOR = "trace_assets_window"
 
 
-class PostgresTraceSource(TraceSource):
+class PostgresTraceSource(SqlTraceSource):
     """Reads the seed's `traces` table from PostgreSQL (LANGFUSE_DATABASE_URL).
 
     The window query runs as a server-side cursor declared with bind parameters and is fetched
