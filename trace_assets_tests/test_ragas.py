@@ -3,7 +3,12 @@
 import pytest
 
 from trace_assets.resources.ragas_scorer import RagasRequest, RagasResource
+import pyarrow as pa
+from pydantic import ValidationError
+
+from trace_assets.assets.labeled_dataset import RewardWeights
 from trace_assets.scoring.rewards import final_reward, preference_band, ragas_reward
+from trace_assets.scoring.score_checks import reward_mismatches
 from trace_assets_tests.openai_server import error_reply
 from trace_assets_tests.ragas_server import RagasScript
 
@@ -77,6 +82,31 @@ def test_the_reward_formulas():
     assert final_reward(None, 0.85).value is None and final_reward(None, 0.85).reason == "missing ragas_reward"
     assert ragas_reward({"faithfulness": float("nan"), "answer_relevancy": 1.0, "context_precision": 1.0}, {}).value is None
     assert [preference_band(r) for r in (0.8, 0.79, 0.31, 0.3, None)] == ["preferred", "neutral", "neutral", "dispreferred", None]
+
+
+@pytest.mark.parametrize(
+    "ragas_weight, judge_weight, says, config_says",
+    [(0, 0, "sum to zero", "sum to zero"), (0.0, -0.0, "sum to zero", "sum to zero"),
+     (-1, 1, "ragas_weight=-1 is not a weight", "ragas_weight"), (1, float("nan"), "judge_weight=nan is not a weight", "judge_weight")],
+)
+def test_weights_no_reward_can_be_divided_by_are_refused_wherever_they_are_given(ragas_weight, judge_weight, says, config_says):
+    with pytest.raises(ValueError, match=says):
+        final_reward(0.5, 0.5, ragas_weight, judge_weight)
+    with pytest.raises(ValueError, match=says):
+        final_reward(None, 0.5, ragas_weight, judge_weight)  # even when the reward would be null anyway
+    with pytest.raises(ValidationError, match=config_says):
+        RewardWeights(ragas_weight=ragas_weight, judge_weight=judge_weight)
+    # rows written with such weights fail the formula check instead of crashing it
+    row = {"trace_id": "t1", "ragas_reward": 0.5, "judge_score": 0.5, "ragas_weight": ragas_weight,
+           "judge_weight": judge_weight, "final_reward": 0.5}
+    [problem] = reward_mismatches(pa.Table.from_pylist([row]))
+    assert problem.startswith("t1: ") and says in problem
+
+
+def test_one_weight_alone_is_a_valid_choice():
+    assert RewardWeights(ragas_weight=0, judge_weight=2).judge_weight == 2
+    assert final_reward(0.2, 0.9, 0, 2).value == pytest.approx(0.9)
+    assert final_reward(0.2, 0.9, 3, 0).value == pytest.approx(0.2)
 
 
 def test_local_embeddings_use_the_packaged_model_and_call_no_embeddings_endpoint(openai_server):

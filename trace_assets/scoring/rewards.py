@@ -34,9 +34,24 @@ def ragas_reward(metrics: dict[str, float | None], not_applicable: dict[str, str
     return Reward(value, reason)
 
 
+def check_weights(ragas_weight: float, judge_weight: float) -> None:
+    """Raises ValueError unless both weights are finite, not negative, and sum to more than zero:
+    the final reward is divided by their sum."""
+    for name, weight in (("ragas_weight", ragas_weight), ("judge_weight", judge_weight)):
+        if not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"{name}={weight!r} is not a weight: give a finite number >= 0 (the seed's 0.6 / 0.4)")
+    if ragas_weight + judge_weight <= 0:
+        raise ValueError(
+            f"ragas_weight={ragas_weight!r} and judge_weight={judge_weight!r} sum to zero, so final_reward would "
+            "divide by zero: give at least one of them a positive weight (the seed's 0.6 / 0.4)"
+        )
+
+
 def final_reward(ragas: float | None, judge: float | None, ragas_weight: float = 0.6, judge_weight: float = 0.4) -> Reward:
-    """ragas_weight*ragas_reward + judge_weight*judge_score (the seed's 0.6 / 0.4); null with the
-    reason when either side is missing (a one-sided reward would not be comparable)."""
+    """ragas_weight*ragas_reward + judge_weight*judge_score (the seed's 0.6 / 0.4), divided by the
+    weights' sum; null with the reason when either side is missing (a one-sided reward would not
+    be comparable). Raises ValueError for weights `check_weights` refuses."""
+    check_weights(ragas_weight, judge_weight)
     missing = [name for name, value in (("ragas_reward", ragas), ("judge_score", judge)) if value is None]
     if missing:
         return Reward(None, "missing " + " and ".join(missing))

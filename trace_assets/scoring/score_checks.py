@@ -50,7 +50,11 @@ def reward_mismatches(rows: pa.Table, tolerance: float = 1e-9) -> list[str]:
     weights."""
     problems = []
     for row in rows.to_pylist():
-        expected = final_reward(row["ragas_reward"], row["judge_score"], row["ragas_weight"], row["judge_weight"]).value
+        try:
+            expected = final_reward(row["ragas_reward"], row["judge_score"], row["ragas_weight"], row["judge_weight"]).value
+        except ValueError as error:  # weights no formula can use (e.g. summing to zero)
+            problems.append(f"{row['trace_id']}: {error}")
+            continue
         actual = row["final_reward"]
         if (expected is None) != (actual is None) or (
             expected is not None and not (math.isfinite(actual) and abs(expected - actual) <= tolerance)
