@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from kubernetes.utils import parse_quantity
 from dagster._config import process_config
 from dagster._core.code_pointer import ModuleCodePointer
 from dagster._core.errors import DagsterInvalidConfigError
@@ -119,16 +120,79 @@ def test_the_inference_service_runs_vllm_with_the_seeds_settings():
     isvc = manifest("kserve/reward-labeler-qwen3.yaml", "InferenceService")
     assert isvc["apiVersion"] == "serving.kserve.io/v1beta1"
     assert validate(isvc["metadata"], "V1ObjectMeta") == []
+    # Standard, the mode's name from KServe 0.17 on: RawDeployment is rewritten (GitOps drift)
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
     predictor = isvc["spec"]["predictor"]
     assert (predictor["minReplicas"], predictor["maxReplicas"]) == (3, 10)
     [container] = predictor["containers"]
     assert validate(container, "V1Container") == []
+    assert container["command"] == ["vllm", "serve"], "the current entrypoint, not the deprecated api_server module"
+    assert container["args"][0] == "/mnt/models", "the weights KServe's storage initializer or model cache provides"
     assert {"--served-model-name=qwen3-judge", "--tensor-parallel-size=1", "--max-model-len=8192",
             "--gpu-memory-utilization=0.9"} <= set(container["args"])
-    assert any(arg.startswith("--model=Qwen/Qwen3-4B") for arg in container["args"])
+    assert storage_uri(container).startswith("hf://Qwen/Qwen3-4B")
     resources = container["resources"]
-    assert resources["requests"] == {"nvidia.com/gpu": "1", "memory": "16Gi"}
-    assert resources["limits"] == {"nvidia.com/gpu": "1", "memory": "24Gi"}
+    assert resources["requests"]["nvidia.com/gpu"] == resources["limits"]["nvidia.com/gpu"] == "1"
+    assert "ephemeral-storage" in resources["requests"], "a download without the cache lands in ephemeral storage"
+
+
+def storage_uri(container: dict) -> str:
+    [uri] = [env["value"] for env in container.get("env", []) if env["name"] == "STORAGE_URI"]
+    return uri
+
+
+def test_every_replica_mounts_the_cached_weights_on_the_nodes_it_is_scheduled_to():
+    isvc = manifest("kserve/reward-labeler-qwen3.yaml", "InferenceService")
+    cache = manifest("kserve/model-cache.yaml", "LocalModelCache")
+    group = manifest("kserve/model-cache.yaml", "LocalModelNodeGroup")
+    [container] = isvc["spec"]["predictor"]["containers"]
+    assert storage_uri(container) == cache["spec"]["sourceModelUri"], "KServe matches the cache by URI"
+    assert cache["spec"]["nodeGroups"] == [group["metadata"]["name"]]
+    assert validate(group["spec"]["persistentVolumeSpec"], "V1PersistentVolumeSpec") == []
+    assert validate(group["spec"]["persistentVolumeClaimSpec"], "V1PersistentVolumeClaimSpec") == []
+    [term] = group["spec"]["persistentVolumeSpec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
+    [expression] = term["matchExpressions"]
+    node_type = isvc["spec"]["predictor"]["nodeSelector"]["node.kubernetes.io/instance-type"]
+    assert expression["key"] == "node.kubernetes.io/instance-type" and node_type in expression["values"]
+    assert "namespace" not in cache["metadata"] and "namespace" not in group["metadata"], "cluster-scoped"
+
+
+def test_the_judge_pod_fits_the_node_type_it_selects():
+    """Its requests plus the node's own DaemonSets within the node type's allocatable resources
+    (deploy/node-types.toml, with the source of each figure): a 16Gi request on a g6.xlarge stays Pending."""
+    isvc = manifest("kserve/reward-labeler-qwen3.yaml", "InferenceService")
+    node_type = isvc["spec"]["predictor"]["nodeSelector"]["node.kubernetes.io/instance-type"]
+    [container] = isvc["spec"]["predictor"]["containers"]
+    assert pod_fits(container["resources"]["requests"], node_type) == []
+    assert pod_fits({**container["resources"]["requests"], "memory": "16Gi"}, "g6.xlarge") == [
+        "memory: 16Gi + 1Gi for DaemonSets > 14162Mi allocatable on g6.xlarge"]
+    assert pod_fits({**container["resources"]["requests"], "memory": "16Gi"}, "g6.2xlarge") == []
+    readme = (REPO / "README.md").read_text()
+    assert f"GPU nodes ({node_type}" in readme, "the README's cluster step names the node type"
+    assert f"{node_type} × 3" in readme, "the Cost table prices the node type the manifest selects"
+
+
+def pod_fits(requests: dict, node_type: str) -> list[str]:
+    nodes = tomllib.loads((DEPLOY / "node-types.toml").read_text())
+    [node] = [entry for entry in nodes.values() if entry.get("instance-type") == node_type]
+    daemonsets = nodes["daemonsets"]
+    problems = []
+    for resource, requested in requests.items():
+        needed = parse_quantity(requested) + parse_quantity(daemonsets.get(resource, "0"))
+        if needed > parse_quantity(node["allocatable"].get(resource, "0")):
+            extra = f" + {daemonsets[resource]} for DaemonSets" if resource in daemonsets else ""
+            problems.append(f"{resource}: {requested}{extra} > {node['allocatable'].get(resource, 0)} allocatable on {node_type}")
+    return problems
+
+
+def test_vllm_images_are_tagged_with_a_released_version():
+    releases = tomllib.loads((DEPLOY / "vllm-releases.toml").read_text())
+    images = [container["image"] for path in sorted(DEPLOY.rglob("*.yaml")) for doc in documents(str(path.relative_to(DEPLOY)))
+              for container in doc.get("spec", {}).get("predictor", {}).get("containers", [])
+              if container["image"].startswith("vllm/vllm-openai:")]
+    assert images == [f"vllm/vllm-openai:v{releases['judge']['version']}"]
+    assert releases["judge"]["version"] in releases["released"]
+    assert "0.18.2" not in releases["released"], "never released: the tag the audit found"
 
 
 def test_keda_scales_on_the_queue_metric_vllm_really_exports():
@@ -139,8 +203,28 @@ def test_keda_scales_on_the_queue_metric_vllm_really_exports():
     assert all(isinstance(value, str) for value in trigger["metadata"].values()), "KEDA wants string metadata"
     assert "vllm:num_requests_waiting" in trigger["metadata"]["query"]
     assert "vllm_requests_running" not in trigger["metadata"]["query"]
+    assert trigger["metadata"]["ignoreNullValues"] == "false", "no scrape is an error, not a queue of 0"
     monitor = manifest("kserve/reward-labeler-scaler.yaml", "PodMonitor")
     assert validate(monitor["spec"]["selector"], "V1LabelSelector") == []
+
+
+def test_prometheus_selects_the_pod_monitor_by_the_label_the_readme_installs_it_with():
+    monitor = manifest("kserve/reward-labeler-scaler.yaml", "PodMonitor")
+    release = monitor["metadata"]["labels"]["release"]
+    readme = (REPO / "README.md").read_text()
+    assert f"helm upgrade --install {release} prometheus-community/kube-prometheus-stack" in readme
+    assert f"`release: {release}`" in readme
+    scaler = manifest("kserve/reward-labeler-scaler.yaml", "ScaledObject")
+    assert ".monitoring.svc" in scaler["spec"]["triggers"][0]["metadata"]["serverAddress"]
+    assert f"-n monitoring" in readme
+
+
+def test_the_readme_installs_the_chart_version_of_the_pinned_dagster():
+    pins = dict(line.split("==") for line in (REPO / "constraints.txt").read_text().splitlines() if "==" in line)
+    readme = (REPO / "README.md").read_text()
+    helm_lines = [line for line in readme.splitlines() if "helm upgrade --install dagster dagster/dagster" in line]
+    assert helm_lines and all(f"--version {pins['dagster']}" in line for line in helm_lines)
+    assert f"--version {pins['dagster']}" in (DEPLOY / "helm" / "dagster-values.yaml").read_text()
 
 
 def test_names_urls_and_limits_agree_across_manifests_values_and_code():
