@@ -396,9 +396,13 @@ class TraceFactory:
             propagated=propagated,
         )
         builder(trace, _Clock(timestamp, rng), lang, question, answer, contexts, model)
+        trace.updated_at = None  # recomputed from the spans just built
         trace.__post_init__()
         gens = trace.generations
         answering = gens[-1] if gens else None
+        # Read consent back from what the trace carries (builders such as `evaluator` replace it).
+        consent = trace.metadata.get(CONSENT_KEY, MISSING)
+        consent_tag = CONSENT_TAG in trace.tags
         trace.facts = TraceFacts(
             kind=kind,
             language=lang,
@@ -846,6 +850,15 @@ def bad_input_traces(day: date, seed: int = 0) -> dict[str, LangfuseTrace]:
     broken.observations[0].output = broken.output
     odd = cases["unknown_observation_type"]
     odd.observations[0].type = "WORKFLOW"
+    late = cases["straddles_midnight"]
+    for obs in late.observations:
+        # The spans after the root start after midnight, in the next day's window.
+        shift = timedelta(milliseconds=100)
+        obs.end_time = obs.end_time + shift if obs.end_time else None
+        if obs.parent_observation_id is not None:
+            obs.start_time += shift
+            obs.completion_start_time = obs.completion_start_time + shift if obs.completion_start_time else None
+        obs.updated_at += shift
     for name, trace in cases.items():
         trace.facts = replace(trace.facts, kind=name)
     return cases
