@@ -7,8 +7,10 @@ instance-config validation, and a K8sRunLauncher launching a run against a loopb
 """
 
 import copy
+import re
 import tomllib
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 import yaml
@@ -262,6 +264,20 @@ def test_names_urls_and_limits_agree_across_manifests_values_and_code():
     assert validate(run_resources, "V1ResourceRequirements") == []
     assert int(config["data"]["RAGAS_PROCESSES"]) == int(run_resources["requests"]["cpu"]), "a ragas process per core"
     assert "eks.amazonaws.com/role-arn" in values["serviceAccount"]["annotations"]
+
+
+def test_every_example_of_the_judge_url_names_the_predictor_service_on_port_80():
+    """KServe serves the InferenceService at the Service `<name>-predictor`, port 80: an example
+    URL with the bare name or vLLM's container port (8000/8080) sends a copy-paste nowhere."""
+    isvc = manifest("kserve/reward-labeler-qwen3.yaml", "InferenceService")
+    name = isvc["metadata"]["name"]
+    texts = [REPO / ".env.example", REPO / "README.md", *sorted((REPO / "trace_assets").rglob("*.py")),
+             *sorted(DEPLOY.rglob("*.yaml"))]
+    urls = [url for path in texts for url in re.findall(rf"https?://{name}[^\s\"'`)]*", path.read_text())]
+    assert len(urls) >= 4
+    for url in urls:
+        parsed = urlparse(url.rstrip(".,"))
+        assert parsed.hostname.split(".")[0] == f"{name}-predictor" and parsed.port in (None, 80), url
 
 
 def test_the_config_map_and_the_secret_are_a_complete_prod_environment(monkeypatch):

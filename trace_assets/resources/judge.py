@@ -40,7 +40,7 @@ class JudgeResource(dg.ConfigurableResource):
     and dropped connections, with exponential backoff and jitter, up to `max_retries` times; when
     they are exhausted the trace gets no score and the error (FleetEndpoint)."""
 
-    base_url: str = Field(description="OpenAI-compatible base URL, e.g. http://reward-labeler-qwen3.training-pipeline.svc.cluster.local:8000/v1.")
+    base_url: str = Field(description="OpenAI-compatible base URL, e.g. http://reward-labeler-qwen3-predictor.training-pipeline.svc.cluster.local/v1 (KServe's predictor Service, port 80).")
     model: str = Field(default="qwen3-judge", description="Served model name.")
     api_key: str | None = Field(default=None, description="Bearer token, when the endpoint wants one.")
     max_concurrency: int = Field(default=64, gt=0, description="Requests in flight at most.")
