@@ -33,7 +33,8 @@ JUDGE_SCORES_SCHEMA = schema_to_pyarrow(JUDGE_SCORES_ICEBERG_SCHEMA, include_fie
 
 RAGAS_SCORES_TABLE = "training_data.ragas_scores"
 
-# One row per consented trace of the day. A metric that does not apply is null and named in
+# One row per consented trace of the day. Every metric is in [0, 1] (scoring/metric_ranges.py).
+# A metric that does not apply is null and named in
 # `not_applicable` with the reason; a metric that failed is null and its message is in `error`.
 # `ragas_reward` is null when an applicable metric failed or none applies (`reward_note` says
 # why), and says when it was renormalised over fewer metrics.
@@ -59,6 +60,9 @@ RAGAS_SCORES_ICEBERG_SCHEMA = Schema(
     NestedField(19, "latency_ms", DoubleType(), required=True),
     NestedField(20, "scored_at", TimestamptzType(), required=True),
     NestedField(21, "date", DateType(), required=True),
+    # What ragas returned for answer_relevancy, a cosine in [-1, 1]; `answer_relevancy` is it
+    # bounded to [0, 1] (scoring/metric_ranges.py). Null where the metric was not computed.
+    NestedField(22, "answer_relevancy_raw", DoubleType(), required=False),
 )
 RAGAS_SCORES_SCHEMA = schema_to_pyarrow(RAGAS_SCORES_ICEBERG_SCHEMA, include_field_ids=False)
 

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 import dagster as dg
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from trace_assets.assets.daily_table_asset import daily_table_asset
 from trace_assets.assets.summaries import column_sum, score_distribution
@@ -44,6 +45,7 @@ def ragas_scores(
             {
                 **identity,
                 **outcome.metrics,
+                "answer_relevancy_raw": outcome.answer_relevancy_raw,
                 "ragas_reward": outcome.reward.value,
                 "reward_note": outcome.reward.reason,
                 "not_applicable": json.dumps(outcome.not_applicable, ensure_ascii=False) if outcome.not_applicable else None,
@@ -70,6 +72,8 @@ def ragas_scores(
             "errors_by_metric": dg.MetadataValue.json(dict(failed)),
             "error_rate": (len(errors) - errors.null_count) / len(errors) if len(errors) else 0.0,
             "reward_distribution": score_distribution(rewards.to_pylist()),
+            # off-topic answers: ragas' cosine came out negative and means no relevance (0)
+            "answer_relevancy_below_zero": pc.sum(pc.less(scored.new.column("answer_relevancy_raw"), 0.0)).as_py() or 0,
             "llm_calls": column_sum(scored.new, "llm_calls"),
             "tokens_in": column_sum(scored.new, "tokens_in"),
             "tokens_out": column_sum(scored.new, "tokens_out"),

@@ -19,6 +19,7 @@ import httpx
 from pydantic import Field
 
 from trace_assets.resources.packaged_embeddings import ragas_embeddings
+from trace_assets.scoring.metric_ranges import bounded_metric
 from trace_assets.scoring.rewards import Reward, ragas_reward
 
 
@@ -39,6 +40,7 @@ class RagasOutcome:
     tokens_in: int = 0
     tokens_out: int = 0
     latency_ms: float = 0.0
+    answer_relevancy_raw: float | None = None  # ragas' own value, before bounded_metric
 
 
 @dataclass
@@ -94,7 +96,9 @@ class RagasResource(dg.ConfigurableResource):
 
     @property
     def scorer_version(self) -> str:
-        return f"ragas-{version('ragas')}-strictness{self.strictness}"
+        # "-bounded": scores stored before answer_relevancy was bounded (metric_ranges.py) are
+        # not reused: a stored negative relevancy would fail the day's checks on every rerun.
+        return f"ragas-{version('ragas')}-strictness{self.strictness}-bounded"
 
     def evaluate(
         self, requests: Sequence[RagasRequest], on_progress: Callable[[int, int], None] | None = None
@@ -171,6 +175,7 @@ async def _score_trace(metrics: dict, request: RagasRequest) -> RagasOutcome:
     _USAGE.set(usage)
     started = time.perf_counter()
     values: dict[str, float | None] = {}
+    raw_relevancy: float | None = None
     not_applicable: dict[str, str] = {}
     errors: dict[str, str] = {}
     if not request.answer.strip():
@@ -197,8 +202,15 @@ async def _score_trace(metrics: dict, request: RagasRequest) -> RagasOutcome:
             else:
                 errors[name] = f"ragas returned {value!r}"
         else:
-            values[name] = float(value)
+            bounded = bounded_metric(name, float(value))
+            values[name] = bounded.value
+            if bounded.error:
+                errors[name] = bounded.error
+            if name == "answer_relevancy":
+                raw_relevancy = bounded.raw
     reward = ragas_reward(values, not_applicable)
     elapsed = (time.perf_counter() - started) * 1000
-    return RagasOutcome(values, not_applicable, errors, reward, usage.calls, usage.tokens_in, usage.tokens_out, elapsed)
+    return RagasOutcome(
+        values, not_applicable, errors, reward, usage.calls, usage.tokens_in, usage.tokens_out, elapsed, raw_relevancy
+    )
 
