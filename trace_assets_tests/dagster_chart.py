@@ -4,7 +4,10 @@ code location's runs.
 
 RENDERED BY HAND, NOT BY THE CHART. Dagster's chart is not on PyPI and cannot be fetched here, so
 this module reproduces, template by template, what these files of dagster-io/dagster
-`helm/dagster` (chart 1.13) render for the values this project uses:
+`helm/dagster` render for the values this project uses (read from copies of the repository at
+recent commits, not at the tag 1.13.27 itself; where copies disagree the comment says which one
+this follows and why; the configmap's concurrency guard is as the chart's own
+`test_concurrency.py` expects it):
 
 - `templates/configmap-instance.yaml` (dagster.yaml: scheduler, the three PostgreSQL storages,
   run_launcher, run_coordinator, concurrency, telemetry; compute logs, run monitoring, retention

@@ -132,6 +132,8 @@ def test_the_inference_service_runs_vllm_with_the_seeds_settings():
     assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
     predictor = isvc["spec"]["predictor"]
     assert (predictor["minReplicas"], predictor["maxReplicas"]) == (3, 10)
+    assert validate(predictor["tolerations"], "list[V1Toleration]") == []
+    assert validate(predictor["nodeSelector"], "dict(str, str)") == []
     [container] = predictor["containers"]
     assert validate(container, "V1Container") == []
     assert container["command"] == ["vllm", "serve"], "the current entrypoint, not the deprecated api_server module"
@@ -224,7 +226,7 @@ def test_prometheus_selects_the_pod_monitor_by_the_label_the_readme_installs_it_
     assert f"`release: {release}`" in readme
     scaler = manifest("kserve/reward-labeler-scaler.yaml", "ScaledObject")
     assert ".monitoring.svc" in scaler["spec"]["triggers"][0]["metadata"]["serverAddress"]
-    assert f"-n monitoring" in readme
+    assert "-n monitoring" in readme
 
 
 def test_the_readme_installs_the_chart_version_of_the_pinned_dagster():
