@@ -360,3 +360,172 @@ def test_rate_limiter_answers_429_above_the_limit_and_records_requests(traces):
         assert [r.status for r in recorded] == [200, 200, 200, 429, 429, 429]
         assert all(r.public_key == server.public_key for r in recorded)
         assert recorded[0].query == {"limit": ["1"]}
+
+
+# --- blob-export files -------------------------------------------------------------------------
+
+import pyarrow as pa  # noqa: E402
+import pyarrow.fs as pafs  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+from trace_assets_tests.langfuse_export_files import (  # noqa: E402
+    LangfuseExportWriter,
+    export_day,
+    export_schema,
+)
+from trace_assets_tests.langfuse_traces import with_update  # noqa: E402
+
+
+def _manifests(fs: pafs.FileSystem, writer: LangfuseExportWriter) -> list[dict]:
+    selector = pafs.FileSelector(f"{writer.bucket_path}/{writer.prefix}{writer.project_id}/manifests")
+    infos = sorted(fs.get_file_info(selector), key=lambda i: i.path)
+    manifests = []
+    for info in infos:
+        with fs.open_input_stream(info.path, compression=None) as stream:
+            manifests.append(json.loads(stream.read()))
+    return manifests
+
+
+def _read_bytes(fs, path):
+    with fs.open_input_stream(path, compression=None) as stream:
+        return stream.read()
+
+
+def test_parquet_export_layout_manifests_and_rows(tmp_path, traces):
+    fs = pafs.LocalFileSystem()
+    writer = export_day(fs, str(tmp_path), traces, DAY, prefix="langfuse/")
+    assert len(writer.runs) == 26  # the day's 24 hourly windows and one on each side
+    manifests = _manifests(fs, writer)
+    assert len(manifests) == 26
+    first = manifests[1]
+    assert first["window"] == {"minTimestamp": "2026-04-18T00:00:00.000Z", "maxTimestamp": "2026-04-18T01:00:00.000Z"}
+    assert first["exportSource"] == "EVENTS" and first["tables"] == ["scores", "observations_v2"]
+    assert set(first) == {"version", "projectId", "exportSource", "window", "maxTimestamp", "createdAt", "tables", "files"}
+    entry = next(f for f in first["files"] if f["table"] == "observations_v2")
+    assert entry["key"] == f"langfuse/{writer.project_id}/observations_v2/2026-04-18T01-00-00.parquet"
+    assert entry["rowCount"] is None and entry["compressed"] is False and entry["format"] == "parquet"
+    total = 0
+    for manifest in manifests:
+        for f in manifest["files"]:
+            path = f"{tmp_path}/{f['key']}"
+            assert fs.get_file_info(path).size == f["sizeBytes"]
+            table = pq.read_table(path)
+            assert table.schema.equals(export_schema(f["table"]))
+            if f["table"] == "observations_v2":
+                low = datetime.fromisoformat(manifest["window"]["minTimestamp"].replace("Z", "+00:00"))
+                high = datetime.fromisoformat(manifest["window"]["maxTimestamp"].replace("Z", "+00:00"))
+                assert all(low <= t <= high for t in table.column("start_time").to_pylist())
+                total += table.num_rows
+    observations = [o for t in traces for o in t.observations]
+    # Rows stamped exactly on a window boundary (the 00:00:00.000 and 09:00:00.000 roots) are in two files.
+    on_boundary = [o for o in observations if o.start_time == o.start_time.replace(minute=0, second=0, microsecond=0)]
+    assert len(on_boundary) >= 2
+    assert total == len(observations) + len(on_boundary)
+    assert pq.ParquetFile(f"{tmp_path}/{entry['key']}").metadata.row_group(0).column(0).compression == "ZSTD"
+
+
+def test_parquet_export_types_match_clickhouse(tmp_path, traces):
+    fs = pafs.LocalFileSystem()
+    writer = LangfuseExportWriter(fs, str(tmp_path))
+    run = writer.run(traces, datetime(2026, 4, 18, tzinfo=UTC), datetime(2026, 4, 19, tzinfo=UTC))
+    table = pq.read_table(run.file("observations_v2").path)
+    assert table.schema.field("start_time").type == pa.timestamp("us", tz="UTC")
+    assert table.schema.field("usage_details").type == pa.map_(pa.string(), pa.uint64())
+    assert table.schema.field("total_cost").type == pa.decimal128(18, 12)
+    korean = next(t for t in traces if t.facts.language == "ko" and t.sdk == "python" and isinstance(t.input, dict))
+    row = next(r for r in table.to_pylist() if r["id"] == korean.root.id)
+    assert json.loads(row["input"]) == korean.input and "\\u" in row["input"]
+    assert dict(row["metadata"])["app.name"] == "docs-assistant"
+    assert row["parent_observation_id"] == "" and row["user_id"] == korean.user_id
+
+
+def test_parquet_export_on_moto_s3(s3_endpoint, s3_bucket, traces):
+    host_port = s3_endpoint.removeprefix("http://")
+    fs = pafs.S3FileSystem(endpoint_override=host_port, scheme="http", access_key="test-key",
+                           secret_key="test-secret", region="us-east-1")
+    writer = export_day(fs, s3_bucket, traces, DAY, frequency="daily", edge_windows=False, prefix="exports/")
+    assert writer.uri == f"s3://{s3_bucket}/exports/{writer.project_id}"
+    [manifest] = _manifests(fs, writer)
+    rows = 0
+    for f in manifest["files"]:
+        info = fs.get_file_info(f"{s3_bucket}/{f['key']}")
+        assert info.size == f["sizeBytes"]
+        rows += pq.read_table(f"{s3_bucket}/{f['key']}", filesystem=fs).num_rows
+    day_observations = sum(1 for t in traces for o in t.observations
+                           if datetime(2026, 4, 18, tzinfo=UTC) <= o.start_time <= datetime(2026, 4, 19, tzinfo=UTC))
+    assert rows == day_observations
+
+
+@pytest.mark.parametrize("file_type,compressed", [("JSONL", True), ("JSONL", False), ("CSV", True)])
+def test_text_exports_read_back_and_match_manifest(tmp_path, traces, file_type, compressed):
+    fs = pafs.LocalFileSystem()
+    writer = export_day(fs, str(tmp_path), traces, DAY, frequency="daily", export_source="TRACES_OBSERVATIONS",
+                        file_type=file_type, compressed=compressed)
+    manifest = _manifests(fs, writer)[1]
+    assert manifest["tables"] == ["scores", "traces", "observations"]
+    for f in manifest["files"]:
+        ext = {"JSONL": "jsonl", "CSV": "csv"}[file_type] + (".gz" if compressed else "")
+        assert f["key"].endswith(f"2026-04-19T00-00-00.{ext}")
+        assert f["format"] == f"{file_type.lower()}-{'gzip' if compressed else 'raw'}"
+        data = _read_bytes(fs, f"{tmp_path}/{f['key']}")
+        assert len(data) == f["sizeBytes"]
+        text = (gzip.decompress(data) if compressed else data).decode()
+        if file_type == "JSONL":
+            rows = [json.loads(line) for line in text.splitlines()]
+        else:
+            import csv
+            rows = list(csv.DictReader(text.splitlines()))
+        assert len(rows) == f["rowCount"]
+        if f["table"] == "observations" and rows:
+            gen = next(r for r in rows if r["type"] == "GENERATION")
+            usage = gen["usage_details"] if file_type == "JSONL" else json.loads(gen["usage_details"])
+            assert all(isinstance(v, str) for v in usage.values())  # 64-bit ints as strings
+            assert len(gen["start_time"]) == len("2026-04-18 10:00:00.000")
+            assert "input_price" in gen
+    traces_file = next(f for f in manifest["files"] if f["table"] == "traces")
+    assert traces_file["rowCount"] == sum(1 for t in traces if t.timestamp.date() == DAY)
+
+
+def test_updated_row_reappears_in_a_later_file_with_a_later_updated_at(tmp_path, traces):
+    midnight_trace = traces[0]
+    assert midnight_trace.timestamp == datetime(2026, 4, 18, tzinfo=UTC)
+    root = midnight_trace.root
+    newer = with_update(midnight_trace, root.id, seconds_later=600, output={"answer": "revised"})
+    fs = pafs.LocalFileSystem()
+    writer = export_day(fs, str(tmp_path), traces, DAY, updated_traces=[newer],
+                        updates_from=datetime(2026, 4, 18, tzinfo=UTC))
+    versions = []
+    for run in writer.runs:
+        table = pq.read_table(run.file("observations_v2").path)
+        versions += [(run.window_max, r["updated_at"], r["output"]) for r in table.to_pylist() if r["id"] == root.id]
+    assert len(versions) == 2
+    (first_at, first_updated, _), (later_at, later_updated, later_output) = sorted(versions)
+    assert later_at > first_at and later_updated > first_updated and json.loads(later_output) == {"answer": "revised"}
+
+
+def test_exclusive_upper_bound_writes_each_row_once(tmp_path, traces):
+    fs = pafs.LocalFileSystem()
+    writer = export_day(fs, str(tmp_path), traces, DAY, upper_bound="exclusive")
+    total = sum(pq.read_table(r.file("observations_v2").path).num_rows for r in writer.runs)
+    assert total == sum(len(t.observations) for t in traces)
+
+
+def test_export_faults(tmp_path, traces):
+    fs = pafs.LocalFileSystem()
+    writer = export_day(fs, str(tmp_path), traces, DAY, frequency="daily", edge_windows=False)
+    run = writer.runs[0]
+    obs_file, scores_file = run.file("observations_v2"), run.file("scores")
+    writer.truncate(obs_file)
+    with pytest.raises(pa.ArrowInvalid):
+        pq.read_table(obs_file.path)
+    writer.corrupt(scores_file)
+    with pytest.raises(pa.ArrowInvalid):
+        pq.read_table(scores_file.path)
+    writer.delete(obs_file)
+    manifest = _manifests(fs, writer)[0]
+    assert obs_file.key in [f["key"] for f in manifest["files"]]
+    assert fs.get_file_info(obs_file.path).type == pafs.FileType.NotFound
+    pending = writer.run(traces, datetime(2026, 4, 19, tzinfo=UTC), datetime(2026, 4, 20, tzinfo=UTC), write_manifest=False)
+    assert pending.manifest_key is None
+    assert fs.get_file_info(pending.file("observations_v2").path).type == pafs.FileType.File
+    assert len(_manifests(fs, writer)) == 1
