@@ -72,7 +72,10 @@ def accepted_by_dagster(instance: dict, folder: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def dagster_instance():
-    with instance_for_test() as instance:  # run storage for the launcher's events (SQLite, temporary)
+    """A dagster instance with the run coordinator and the concurrency section the chart renders
+    from the values; its storage is temporary SQLite instead of the cluster's PostgreSQL."""
+    rendered = instance_yaml(dagster_values())
+    with instance_for_test(overrides={key: rendered[key] for key in ("run_coordinator", "concurrency")}) as instance:
         yield instance
 
 
@@ -373,6 +376,14 @@ def test_the_instance_the_values_render_is_accepted_by_dagster_and_limits_the_ju
     assert instance["run_coordinator"]["class"] == "QueuedRunCoordinator"
     assert "max_concurrent_runs" not in (instance["run_coordinator"].get("config") or {})
     assert instance["run_launcher"]["class"] == "K8sRunLauncher"
+
+
+def test_the_daemon_queues_runs_and_judge_steps_at_the_limits_of_the_values(dagster_instance):
+    """What dagster makes of the rendered sections: the run queue and the pools it enforces."""
+    limits = dagster_instance.get_concurrency_config()
+    assert limits.run_queue_config.max_concurrent_runs == dagster_values()["concurrency"]["runs"]["maxConcurrentRuns"]
+    assert limits.pool_config.default_pool_limit == DEFAULT_JUDGE_POOL_LIMIT
+    assert limits.pool_config.pool_granularity.value == "op"
 
 
 def test_dagster_and_the_chart_reject_the_concurrency_settings_the_audit_found(tmp_path, monkeypatch):
