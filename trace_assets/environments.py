@@ -7,6 +7,7 @@ DuckDB database (or LANGFUSE_DATABASE_URL when set), a lake folder (TRACE_LAKE_U
 the definitions from loading, naming every setting that is missing.
 """
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlparse
@@ -23,6 +24,7 @@ from trace_assets.resources.offline_scorer import OfflineJudge, OfflineRagas
 from trace_assets.resources.packaged_embeddings import PACKAGED_MODEL
 from trace_assets.resources.postgres_source import PostgresTraceSource
 from trace_assets.resources.ragas_scorer import RagasResource
+from trace_assets.resources.reward_quality_settings import RewardQualitySettings
 from trace_assets.resources.trace_lake import TraceLake
 
 ENVIRONMENTS = ("local", "prod")
@@ -68,6 +70,7 @@ def build_resources(environ: Mapping[str, str]) -> dict:
         "trace_lake": lake,
         "iceberg": warehouse,
         "iceberg_io_manager": IcebergWindowIOManager(warehouse=warehouse),
+        "reward_quality_settings": reward_quality_settings(environ),
     }
 
 
@@ -126,6 +129,68 @@ def late_data_lookback_days(environ: Mapping[str, str]) -> int:
 def judge_pool_limit(environ: Mapping[str, str]) -> int:
     """Scoring steps that may call the judge fleet at once (TRACE_JUDGE_POOL_LIMIT, default 2)."""
     return _positive_int(environ, "TRACE_JUDGE_POOL_LIMIT", 2)
+
+
+def reward_quality_settings(environ: Mapping[str, str]) -> RewardQualitySettings:
+    """The reward-quality report's settings (README.md, "Reward quality"), every one optional."""
+    low, high = _feedback_scale(environ)
+    good_at = _number(environ, "TRACE_FEEDBACK_GOOD_AT", low + 0.75 * (high - low))
+    if not low <= good_at <= high:
+        raise MissingSettingError(f"TRACE_FEEDBACK_GOOD_AT={good_at:g} is outside TRACE_FEEDBACK_SCALE {low:g},{high:g}")
+    key = environ.get("TRACE_FEEDBACK_KEY", "feedback_score").strip()
+    if not key:
+        raise MissingSettingError("TRACE_FEEDBACK_KEY is empty: name the metadata key of human feedback, e.g. feedback_score")
+    names = [name.strip() for name in environ.get("TRACE_HUMAN_SCORE_NAMES", "").split(",") if name.strip()]
+    return RewardQualitySettings(
+        feedback_key=key,
+        human_score_names=names,
+        feedback_low=low,
+        feedback_high=high,
+        feedback_good_at=good_at,
+        reward_good_at=_share(environ, "TRACE_REWARD_GOOD_AT", 0.5),
+        consistency_sample=_share(environ, "TRACE_CONSISTENCY_SAMPLE", 0.02),
+        drift_window_days=_positive_int(environ, "TRACE_DRIFT_WINDOW_DAYS", 7),
+        min_human_labelled=_positive_int(environ, "TRACE_QUALITY_MIN_HUMAN_LABELLED", 50),
+        min_traces=_positive_int(environ, "TRACE_QUALITY_MIN_TRACES", 50),
+        min_kappa=_number(environ, "TRACE_QUALITY_MIN_KAPPA", 0.4),
+        min_spearman=_number(environ, "TRACE_QUALITY_MIN_SPEARMAN", 0.3),
+        max_band_change_rate=_share(environ, "TRACE_QUALITY_MAX_BAND_CHANGE", 0.1),
+        max_length_spearman=_share(environ, "TRACE_QUALITY_MAX_LENGTH_SPEARMAN", 0.3),
+        max_psi=_number(environ, "TRACE_QUALITY_MAX_PSI", 0.2),
+    )
+
+
+def _feedback_scale(environ: Mapping[str, str]) -> tuple[float, float]:
+    value = environ.get("TRACE_FEEDBACK_SCALE", "1,5")
+    try:
+        low, high = (float(part) for part in value.split(","))
+    except ValueError:
+        low = high = 0.0
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise MissingSettingError(f"TRACE_FEEDBACK_SCALE={value!r} is not `worst,best` with worst < best, e.g. 1,5")
+    return low, high
+
+
+def _number(environ: Mapping[str, str], name: str, default: float) -> float:
+    value = environ.get(name, str(default))
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise MissingSettingError(f"{name}={value!r} is not a number")
+    return number
+
+
+def _share(environ: Mapping[str, str], name: str, default: float) -> float:
+    value = environ.get(name, str(default))
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not 0.0 <= number <= 1.0:
+        raise MissingSettingError(f"{name}={value!r} is not a share between 0 and 1 (e.g. 0.02 for 2%)")
+    return number
 
 
 def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:

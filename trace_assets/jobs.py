@@ -7,6 +7,7 @@ from trace_assets.assets.judge_scores import judge_scores
 from trace_assets.assets.labeled_dataset import labeled_dataset
 from trace_assets.assets.ragas_scores import ragas_scores
 from trace_assets.assets.raw_traces import raw_traces
+from trace_assets.assets.reward_quality import reward_quality
 
 ingest_traces_job = dg.define_asset_job(
     "ingest_traces",
@@ -16,12 +17,12 @@ ingest_traces_job = dg.define_asset_job(
 
 label_traces_job = dg.define_asset_job(
     "label_traces",
-    selection=[judge_scores, ragas_scores, labeled_dataset],
-    description="Score a day's consented traces (judge and ragas) and publish its labeled dataset.",
+    selection=[judge_scores, ragas_scores, labeled_dataset, reward_quality],
+    description="Score a day's consented traces (judge and ragas), publish its labeled dataset and its reward-quality report.",
 )
 
 refresh_traces_job = dg.define_asset_job(
     "refresh_traces",
-    selection=[raw_traces, iceberg_table, judge_scores, ragas_scores, labeled_dataset],
-    description="The whole graph for a day: land it, score it, publish its labeled dataset.",
+    selection=[raw_traces, iceberg_table, judge_scores, ragas_scores, labeled_dataset, reward_quality],
+    description="The whole graph for a day: land it, score it, publish its labeled dataset and its reward-quality report.",
 )
