@@ -30,6 +30,9 @@ class DayLanding:
     rows_by_model_consent: Counter = field(default_factory=Counter)
     rejections: RejectionLog = field(default_factory=RejectionLog)
     without_consent_not_landed: int = 0
+    # What the source left out that is not a landing rejection (Langfuse's evaluator traces,
+    # unreadable export files...).
+    source_notes: RejectionLog = field(default_factory=RejectionLog)
 
 
 @dg.asset(
@@ -60,6 +63,8 @@ def raw_traces(context: dg.AssetExecutionContext, trace_source: TraceSource, tra
         )
         if landing.rejections.total:
             context.log.warning(f"{day}: rejected {landing.rejections.total} rows: {landing.rejections.describe()}")
+        if landing.source_notes.total:
+            context.log.warning(f"{day}: the source left out {landing.source_notes.describe()}")
         landings.append(landing)
     metadata = landing_metadata(window, landings, untimed, trace_lake)
     metadata[SOURCE_FINGERPRINTS] = dg.MetadataValue.json(
@@ -97,7 +102,7 @@ def land_day(source: TraceSource, lake: TraceLake, day: date) -> DayLanding:
         not_landed = 0
     else:
         not_landed = sum(gated.values()) + sum(source.count_without_consent(start, end).values())
-    return DayLanding(day, files, rows, rejections, not_landed)
+    return DayLanding(day, files, rows, rejections, not_landed, source.read_notes(start, end) or RejectionLog())
 
 
 def landing_metadata(window: dg.TimeWindow, landings: list[DayLanding], untimed: RejectionLog, lake: TraceLake) -> dict:
@@ -115,6 +120,7 @@ def landing_metadata(window: dg.TimeWindow, landings: list[DayLanding], untimed:
         "rows_rejected": rejections.total,
         "rejections": dg.MetadataValue.json(rejections.as_dict()),
         "without_consent_not_landed": sum(landing.without_consent_not_landed for landing in landings),
+        "source_notes": dg.MetadataValue.json(_merged([landing.source_notes for landing in landings]).as_dict()),
         "files_written": sum(len(landing.files.paths) for landing in landings),
         "bytes_written": sum(landing.files.bytes for landing in landings),
         "location": dg.MetadataValue.path(lake.location(day_dir(lake.traces_root, landings[0].day)).rsplit("/", 1)[0]),
@@ -125,3 +131,10 @@ def landing_metadata(window: dg.TimeWindow, landings: list[DayLanding], untimed:
             }
         ),
     }
+
+
+def _merged(logs: list[RejectionLog]) -> RejectionLog:
+    merged = RejectionLog()
+    for log in logs:
+        merged.merge(log)
+    return merged

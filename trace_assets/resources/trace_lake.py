@@ -1,8 +1,6 @@
 """TraceLake: the data lake the traces land in, a local folder or an S3 prefix."""
 
 from datetime import date
-from pathlib import Path
-from urllib.parse import urlparse
 
 import dagster as dg
 import pyarrow.dataset as ds
@@ -10,6 +8,7 @@ import pyarrow.fs as pafs
 from pydantic import Field, PrivateAttr
 
 from trace_assets.ingest.hive_day import LANDED_TRACES, DayFiles, FileLayout, HiveTable, read_day, replace_day
+from trace_assets.resources.uri_filesystem import open_uri
 
 TRACES_PREFIX = "langfuse-traces"
 
@@ -31,9 +30,11 @@ class TraceLake(dg.ConfigurableResource):
         "table's consented reads, scoring or a dataset either way.",
     )
     max_field_bytes: int = Field(
-        default=1 << 20,
+        default=64 << 20,
         gt=0,
-        description="A trace whose input, output, metadata or other text field is larger is rejected.",
+        description="A trace whose input, output, metadata or other text field is larger is rejected. The lake "
+        "is the system of record: a long trace lands (what no judge can read is a decision for scoring, "
+        "`exceeds_judge_context`); the cap only keeps one row from exhausting a step's memory.",
     )
     max_rows_per_file: int = Field(default=1_000_000, gt=0, description="Rows per Parquet file at most.")
 
@@ -44,19 +45,7 @@ class TraceLake(dg.ConfigurableResource):
         self._filesystem, self._root = self._open()
 
     def _open(self) -> tuple[pafs.FileSystem, str]:
-        parsed = urlparse(self.uri)
-        if parsed.scheme == "s3":
-            if not parsed.netloc:
-                raise ValueError(f"TRACE_LAKE_URI {self.uri!r} names no bucket: use s3://bucket/prefix")
-            options = {"region": self.s3_region or "us-east-1"}
-            if self.s3_endpoint_url:
-                endpoint = urlparse(self.s3_endpoint_url)
-                options.update(endpoint_override=endpoint.netloc or endpoint.path, scheme=endpoint.scheme or "https")
-            return pafs.S3FileSystem(**options), f"{parsed.netloc}{parsed.path}".rstrip("/")
-        if parsed.scheme in ("", "file"):
-            root = Path(parsed.path if parsed.scheme else self.uri).expanduser().resolve()
-            return pafs.LocalFileSystem(), str(root)
-        raise ValueError(f"TRACE_LAKE_URI {self.uri!r}: only local folders and s3:// are supported")
+        return open_uri(self.uri, self.s3_endpoint_url, self.s3_region, "TRACE_LAKE_URI")
 
     @property
     def filesystem(self) -> pafs.FileSystem:

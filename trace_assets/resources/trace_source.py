@@ -39,6 +39,12 @@ class TraceSource(dg.ConfigurableResource, ABC):
         by model. Sources that yield every trace to the landing gate withhold none."""
         return {}
 
+    def read_notes(self, start: datetime, end: datetime):
+        """What the last `read_window(start, end, ...)` left out that is not a landing rejection
+        (traces of Langfuse's own evaluators, unreadable export files, ...), as a RejectionLog;
+        None when the source has nothing to say."""
+        return None
+
     def rows_without_timestamp(self, consented_only: bool, samples: int = 5) -> tuple[int, list[str | None]]:
         """Traces with no timestamp (no day's window holds them): their count and a few ids.
         Sources whose traces always have a timestamp have none."""

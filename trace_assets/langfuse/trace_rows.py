@@ -1,0 +1,60 @@
+"""A spool of spans (span_spool.py) as record batches of the landed source columns."""
+
+from collections.abc import Iterator
+
+import pyarrow as pa
+
+from trace_assets.ingest.rejections import RejectionLog
+from trace_assets.langfuse.assembly import AssemblyRules, Skipped, assemble_trace
+from trace_assets.langfuse.span_spool import SpanSpool
+
+# What a Langfuse source yields: the seed's columns plus messages and contexts.
+LANGFUSE_ROW_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string()),
+        pa.field("timestamp", pa.timestamp("us", tz="UTC")),
+        pa.field("user_id", pa.string()),
+        pa.field("session_id", pa.string()),
+        pa.field("input", pa.large_string()),
+        pa.field("output", pa.large_string()),
+        pa.field("model", pa.string()),
+        pa.field("latency_ms", pa.int64()),
+        pa.field("token_count", pa.int64()),
+        pa.field("metadata", pa.large_string()),
+        pa.field("user_consent", pa.bool_()),
+        pa.field("messages", pa.large_string()),
+        pa.field("contexts", pa.list_(pa.string())),
+    ]
+)
+
+# Reasons a trace read for a window is not one of its rows that are worth telling a user
+# (a trace of the neighbouring day is not).
+_QUIET = {"trace_outside_window"}
+
+
+def assembled_batches(
+    spool: SpanSpool, rules: AssemblyRules, notes: RejectionLog, rows_per_batch: int = 5_000
+) -> Iterator[pa.RecordBatch]:
+    """The window's traces as batches of LANGFUSE_ROW_SCHEMA; traces that are not rows of the
+    window (Langfuse's evaluator traces, other environments, spans whose trace starts outside
+    the window) are counted in `notes` with sample ids. Traces without output are left out and
+    counted, as the SQL sources leave out rows with a NULL output."""
+    rows = []
+    for trace_id, spans in spool.traces():
+        if trace_id is None:
+            notes.add("span_without_trace_id", None, len(rows))
+            continue
+        row = assemble_trace(trace_id, spans, rules)
+        if isinstance(row, Skipped):
+            if row.reason not in _QUIET:
+                notes.add(row.reason, trace_id, 0)
+            continue
+        if row["output"] is None:
+            notes.add("trace_without_output", trace_id, 0)
+            continue
+        rows.append(row)
+        if len(rows) >= rows_per_batch:
+            yield pa.RecordBatch.from_pylist(rows, schema=LANGFUSE_ROW_SCHEMA)
+            rows = []
+    if rows:
+        yield pa.RecordBatch.from_pylist(rows, schema=LANGFUSE_ROW_SCHEMA)
