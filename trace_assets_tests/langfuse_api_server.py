@@ -383,13 +383,14 @@ class LangfuseApiServer:
     # --- request handling ---------------------------------------------------------------------
 
     def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        arrived, arrived_wall = time.monotonic(), datetime.now(UTC)
         parts = urlsplit(handler.path)
         path = parts.path.rstrip("/") or "/"
         query = parse_qs(parts.query, keep_blank_values=True)
         length = int(handler.headers.get("Content-Length") or 0)
         raw_body = handler.rfile.read(length) if length else b""
         public_key, secret = self._credentials(handler.headers.get("Authorization"))
-        record = RecordedRequest(at=time.monotonic(), time=datetime.now(UTC), method=method, path=path,
+        record = RecordedRequest(at=arrived, time=arrived_wall, method=method, path=path,
                                  query=query, public_key=public_key)
         with self._lock:
             self.requests.append(record)

@@ -342,25 +342,30 @@ class LangfuseExportWriter:
             rows = self._rows(table, traces, list(scores), window_min, window_max)
             run.files.append(self._write_table(table, rows, stamp))
         if write_manifest:
-            manifest = {
-                "version": 1,
-                "projectId": self.project_id,
-                "exportSource": self.export_source,
-                "window": {"minTimestamp": _iso(window_min), "maxTimestamp": _iso(window_max)},
-                "maxTimestamp": _iso(window_max),
-                "createdAt": _iso(created_at),
-                "tables": list(dict.fromkeys(f.table for f in run.files)),
-                "files": [f.manifest_entry() for f in run.files],
-            }
-            run.manifest_key = f"{self.prefix}{self.project_id}/manifests/{stamp}.json"
-            run.manifest_path = self.path_of(run.manifest_key)
-            self._put(run.manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
-            if self.deprecation_notice and self.export_source != "EVENTS":
-                self._put(self.path_of(f"{self.prefix}{self.project_id}/DEPRECATION_NOTICE.txt"),
-                          b"DEPRECATION NOTICE\n==================\n\nThis export uses the \"Traces and "
-                          b"observations (legacy)\" data source, which\nis deprecated.\n")
+            self.commit(run)
         self.runs.append(run)
         return run
+
+    def commit(self, run: ExportRun) -> None:
+        """Write the run's manifest (Langfuse's commit point, after every data file)."""
+        stamp = _key_timestamp(run.window_max)
+        manifest = {
+            "version": 1,
+            "projectId": self.project_id,
+            "exportSource": self.export_source,
+            "window": {"minTimestamp": _iso(run.window_min), "maxTimestamp": _iso(run.window_max)},
+            "maxTimestamp": _iso(run.window_max),
+            "createdAt": _iso(run.created_at),
+            "tables": list(dict.fromkeys(f.table for f in run.files)),
+            "files": [f.manifest_entry() for f in run.files],
+        }
+        run.manifest_key = f"{self.prefix}{self.project_id}/manifests/{stamp}.json"
+        run.manifest_path = self.path_of(run.manifest_key)
+        self._put(run.manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
+        if self.deprecation_notice and self.export_source != "EVENTS":
+            self._put(self.path_of(f"{self.prefix}{self.project_id}/DEPRECATION_NOTICE.txt"),
+                      b"DEPRECATION NOTICE\n==================\n\nThis export uses the \"Traces and "
+                      b"observations (legacy)\" data source, which\nis deprecated.\n")
 
     def run_windows(
         self,
@@ -474,7 +479,7 @@ class LangfuseExportWriter:
                           compressed=self.compressed, content_type=content_type, size_bytes=len(data),
                           row_count=row_count, rows=len(rows))
 
-    def _parquet(self, rows: list[dict[str, Any]], table: str) -> bytes:
+    def _arrow(self, rows: list[dict[str, Any]], table: str) -> pa.Table:
         schema = export_schema(table, self.v4_latency_in_seconds)
         columns = {}
         for fld in schema:
@@ -487,9 +492,11 @@ class LangfuseExportWriter:
                 values = [v if v is not None else ({} if pa.types.is_map(fld.type) else []) for v in values]
             columns[fld.name] = pa.array([list(v.items()) if isinstance(v, dict) else v for v in values],
                                          type=fld.type)
-        arrow = pa.Table.from_pydict(columns, schema=schema)
+        return pa.Table.from_pydict(columns, schema=schema)
+
+    def _parquet(self, rows: list[dict[str, Any]], table: str) -> bytes:
         sink = io.BytesIO()
-        pq.write_table(arrow, sink, compression="zstd")
+        pq.write_table(self._arrow(rows, table), sink, compression="zstd")
         return sink.getvalue()
 
     def _text(self, rows: list[dict[str, Any]], columns, table: str) -> bytes:
@@ -568,3 +575,143 @@ def export_day(
     writer.run_windows(traces, start, end, step, scores=scores, updated_traces=updated_traces,
                        updates_from=updates_from)
     return writer
+
+
+@dataclass
+class LargeDayStats:
+    """What `write_large_day` wrote: `traces` and `observations` generated for the day,
+    `consented_traces` (the issue's rule, evaluator traces excluded), `evaluator_traces`,
+    `rows_written` (boundary duplicates and late spans included), and the runs."""
+
+    traces: int
+    observations: int
+    consented_traces: int
+    evaluator_traces: int
+    rows_written: int
+    runs: list[ExportRun]
+
+
+def write_large_day(
+    writer: LangfuseExportWriter,
+    day: date,
+    trace_count: int,
+    *,
+    seed: int = 0,
+    templates: int = 400,
+    chunk_traces: int = 20_000,
+    frequency: str = "hourly",
+) -> LargeDayStats:
+    """A day of `trace_count` traces as an `EVENTS` Parquet export, fast enough for a million:
+    `templates` generated traces are replayed with fresh ids (32-hex trace ids, 16-hex span ids,
+    parents remapped) at timestamps spread evenly over the UTC day, vectorised in Arrow, and
+    written window by window in row groups of `chunk_traces` traces (memory stays bounded).
+    Windows follow the writer's boundary rule; spans that start after a window's end go to the
+    next window's file (an extra window after midnight when needed)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    if writer.file_type != "PARQUET" or writer.export_source != "EVENTS":
+        raise ValueError("write_large_day writes EVENTS Parquet exports; build the writer with "
+                         "export_source='EVENTS', file_type='PARQUET'")
+    from trace_assets_tests.langfuse_traces import day_of_traces
+
+    samples = day_of_traces(day, templates, seed, edge_cases=False)
+    template_rows, row_start, row_count, parent_index, base_us = [], [], [], [], []
+    for trace in samples:
+        rows = [writer._v4_row(r) for r in events_rows(trace, writer.project_id)]
+        position = {r["id"]: i for i, r in enumerate(rows)}
+        row_start.append(len(template_rows))
+        row_count.append(len(rows))
+        parent_index.extend(position.get(r["parent_observation_id"], -1) for r in rows)
+        base_us.append(int(trace.timestamp.timestamp() * 1_000_000))
+        template_rows.extend(rows)
+    template = writer._arrow(template_rows, "observations_v2")
+    row_start_np, row_count_np = np.array(row_start), np.array(row_count)
+    parent_np, base_np = np.array(parent_index), np.array(base_us, dtype=np.int64)
+    consented = np.array([t.facts.consented and t.facts.kind != "evaluator" for t in samples])
+    evaluator = np.array([t.facts.kind == "evaluator" for t in samples])
+    time_columns = ("start_time", "end_time", "completion_start_time", "created_at", "updated_at")
+    schema = template.schema
+
+    day_start = datetime.combine(day, time(0), tzinfo=UTC)
+    day_start_us = int(day_start.timestamp() * 1_000_000)
+    spacing_ms = 86_400_000 / trace_count
+
+    def trace_time_us(g: np.ndarray) -> np.ndarray:
+        return day_start_us + (np.floor(g * spacing_ms).astype(np.int64) * 1000)
+
+    def rows_for(first: int, last: int) -> pa.Table:
+        g = np.arange(first, last, dtype=np.int64)
+        tmpl = g % templates
+        counts = row_count_np[tmpl]
+        offsets = np.cumsum(counts) - counts
+        within = np.arange(counts.sum()) - np.repeat(offsets, counts)
+        take = np.repeat(row_start_np[tmpl], counts) + within
+        chunk = template.take(pa.array(take))
+        shift = pa.array(np.repeat(trace_time_us(g) - base_np[tmpl], counts))
+        for name in time_columns:
+            index = schema.get_field_index(name)
+            moved = pc.add(chunk.column(name).cast(pa.int64()), shift).cast(schema.field(name).type)
+            chunk = chunk.set_column(index, schema.field(name), moved)
+        trace_of_row = np.repeat(g, counts)
+        parents = parent_np[take]
+        trace_ids = [f"{seed:04x}{gi:028x}" for gi in trace_of_row.tolist()]
+        span_ids = [f"{gi:010x}{k:06x}" for gi, k in zip(trace_of_row.tolist(), within.tolist())]
+        parent_ids = ["" if p < 0 else f"{gi:010x}{p:06x}" for gi, p in zip(trace_of_row.tolist(), parents.tolist())]
+        for name, values in (("id", span_ids), ("trace_id", trace_ids), ("parent_observation_id", parent_ids)):
+            chunk = chunk.set_column(schema.get_field_index(name), schema.field(name), pa.array(values, pa.string()))
+        return chunk
+
+    step = FREQUENCIES[frequency]
+    stats = LargeDayStats(traces=trace_count, observations=int(row_count_np[np.arange(trace_count) % templates].sum()),
+                          consented_traces=int(consented[np.arange(trace_count) % templates].sum()),
+                          evaluator_traces=int(evaluator[np.arange(trace_count) % templates].sum()),
+                          rows_written=0, runs=[])
+    all_g = np.arange(trace_count, dtype=np.int64)
+    all_times = trace_time_us(all_g)
+    carry: pa.Table | None = None
+    low = day_start
+    while True:
+        high = low + step
+        low_us, high_us = int(low.timestamp() * 1e6), int(high.timestamp() * 1e6)
+        # Traces whose timestamp is in (low, high], and the day's first one at `low` itself.
+        pick = (all_times > low_us) & (all_times <= high_us)
+        if low == day_start:
+            pick |= all_times == low_us
+        chosen = all_g[pick]
+        if len(chosen) == 0 and carry is None and low >= day_start + timedelta(days=1):
+            break
+        stamp = _key_timestamp(high)
+        key = f"{writer.prefix}{writer.project_id}/observations_v2/{stamp}.parquet"
+        path = writer.path_of(key)
+        writer.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+        written = 0
+        next_carry = []
+        with writer.fs.open_output_stream(path, compression=None) as out, \
+                pq.ParquetWriter(out, schema, compression="zstd") as parquet:
+            pieces = [carry] if carry is not None else []
+            pieces += [rows_for(int(chosen[i]), int(chosen[min(i + chunk_traces, len(chosen)) - 1]) + 1)
+                       for i in range(0, len(chosen), chunk_traces)]
+            for piece in pieces:
+                start_us = piece.column("start_time").cast(pa.int64())
+                upper = pc.less_equal(start_us, high_us) if writer.upper_bound == "inclusive" else pc.less(start_us, high_us)
+                inside = piece.filter(pc.and_(pc.greater_equal(start_us, low_us), upper))
+                if inside.num_rows:
+                    parquet.write_table(inside)
+                    written += inside.num_rows
+                later = piece.filter(pc.greater_equal(start_us, high_us))
+                if later.num_rows:
+                    next_carry.append(later)
+        carry = pa.concat_tables(next_carry) if next_carry else None
+        size = writer.fs.get_file_info(path).size
+        run = ExportRun(window_min=low, window_max=high, created_at=high + LAG_BUFFER + timedelta(seconds=7))
+        run.files.append(writer._write_table("scores", [], stamp))
+        run.files.append(ExportFile(key=key, path=path, table="observations_v2", file_type="PARQUET",
+                                    format="parquet", compressed=False, content_type=_CONTENT_TYPE["PARQUET"],
+                                    size_bytes=size, row_count=None, rows=written))
+        writer.commit(run)
+        writer.runs.append(run)
+        stats.runs.append(run)
+        stats.rows_written += written
+        low = high
+    return stats

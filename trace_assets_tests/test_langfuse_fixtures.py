@@ -529,3 +529,26 @@ def test_export_faults(tmp_path, traces):
     assert pending.manifest_key is None
     assert fs.get_file_info(pending.file("observations_v2").path).type == pafs.FileType.File
     assert len(_manifests(fs, writer)) == 1
+
+
+def test_large_day_replays_templates_with_unique_ids_inside_their_windows(tmp_path):
+    from trace_assets_tests.langfuse_export_files import write_large_day
+
+    fs = pafs.LocalFileSystem()
+    writer = LangfuseExportWriter(fs, str(tmp_path))
+    stats = write_large_day(writer, DAY, 3000, seed=3, templates=50, chunk_traces=400)
+    assert len(_manifests(fs, writer)) == len(stats.runs) >= 24
+    ids, trace_ids, parents = set(), set(), []
+    rows = 0
+    for run in stats.runs:
+        table = pq.read_table(run.file("observations_v2").path)
+        assert table.schema.equals(export_schema("observations_v2"))
+        assert all(run.window_min <= t <= run.window_max for t in table.column("start_time").to_pylist())
+        ids.update(table.column("id").to_pylist())
+        trace_ids.update(table.column("trace_id").to_pylist())
+        parents += table.column("parent_observation_id").to_pylist()
+        rows += table.num_rows
+    assert rows == stats.rows_written
+    assert len(ids) == stats.observations and len(trace_ids) == stats.traces == 3000
+    assert all(p == "" or p in ids for p in parents)
+    assert 0 < stats.consented_traces < stats.traces
