@@ -1,0 +1,209 @@
+"""What counts as personal data or a secret in a trace's text, one detector per placeholder.
+
+Each detector is a Python pattern (exact: boundaries, shapes) with an optional validator (Luhn,
+the resident registration number's check digit, octet ranges), and an RE2 `trigger`: a looser
+pattern that every match of the detector also matches. Landing runs the triggers over whole Arrow
+columns in C++ and hands only the rows they hit to the Python patterns (see redaction.py).
+
+Boundaries are ASCII on purpose: Python's `\\b` treats Hangul as a word character, so
+`카드4111111111111111로` (Korean written without spaces) has no `\\b` around the number and a
+`\\b`-based rule misses it. Here a number is delimited by anything that is not an ASCII letter
+or digit.
+"""
+
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+# Bumped whenever a detector changes what it finds: it is part of every landed row and of the
+# scores' content hash, so new rules rescore what they changed.
+REDACTION_VERSION = "pii-1"
+
+# A separator inside a number: one space, dot or hyphen, or a line break (a number split across
+# lines), optionally indented.
+SEP = r"(?:[ .\-]|[ .\-]?\r?\n[ \t]*)"
+# The same inside RE2 triggers (a superset: any run of those characters).
+TRIGGER_SEP = r"[ .\-\r\n\t]*"
+
+
+@dataclass(frozen=True)
+class Detector:
+    placeholder: str
+    pattern: re.Pattern
+    trigger: str
+    valid: Callable[[re.Match], bool] | None = None
+    group: int = 0  # the part of the match that is replaced (a bearer token keeps "Bearer ")
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+# Issuer prefixes of the card networks (Visa, Mastercard incl. 2-series, Amex, Discover, JCB,
+# Diners, UnionPay, Maestro): a Luhn-valid number starting otherwise (epoch milliseconds start
+# with 1) is not taken for a card.
+_CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[47]|3[5]|3[068]|6[0-9]|50|5[6-8]")
+
+
+def _card(match: re.Match) -> bool:
+    digits = re.sub(r"\D", "", match.group(0))
+    return 13 <= len(digits) <= 19 and bool(_CARD_PREFIX.match(digits)) and luhn_valid(digits)
+
+
+_RRN_WEIGHTS = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
+
+
+def rrn_check_digit_valid(digits: str) -> bool:
+    total = sum(int(d) * w for d, w in zip(digits[:12], _RRN_WEIGHTS))
+    return (11 - total % 11) % 10 == int(digits[12])
+
+
+def _rrn(match: re.Match) -> bool:
+    digits = re.sub(r"\D", "", match.group(0))
+    if len(digits) != 13:
+        return False
+    century = {"1": 1900, "2": 1900, "5": 1900, "6": 1900, "3": 2000, "4": 2000, "7": 2000, "8": 2000}[digits[6]]
+    try:
+        date(century + int(digits[:2]), int(digits[2:4]), int(digits[4:6]))
+    except ValueError:
+        return False
+    # Written with its hyphen, a valid birth date and sex digit are evidence enough (numbers
+    # issued since October 2020 end in random digits); thirteen digits in a row need the check
+    # digit as well, or every 13-digit id with a date-like head would go.
+    return "-" in match.group(0) or rrn_check_digit_valid(digits)
+
+
+def _phone_digits(match: re.Match) -> bool:
+    return 8 <= len(re.sub(r"\D", "", match.group(0))) <= 15
+
+
+_VERSION_BEFORE = re.compile(r"(?<![A-Za-z])(?:version|release|ver\.?|버전|v)\s*[:=]?\s*$", re.IGNORECASE)
+
+
+def _ipv4(match: re.Match) -> bool:
+    if any(int(octet) > 255 for octet in match.group(0).split(".")):
+        return False
+    # A four-part version string written as one ("version 1.2.3.4") stays.
+    return not _VERSION_BEFORE.search(match.string[max(0, match.start() - 12) : match.start()])
+
+
+def _ipv6(match: re.Match) -> bool:
+    text = match.group(0)
+    if sum(1 for group in text.split(":") if group) < 3 or not re.search(r"\d", text):
+        return False
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+# `\d(?<![0-9A-Za-z]\d)`: a digit not preceded by a letter or digit. Written after the first
+# digit rather than before it, so Python's regex engine can still skip ahead to digits.
+_NUM_START = r"\d(?<![0-9A-Za-z]\d)"
+_NUM_END = r"(?![0-9A-Za-z])"
+
+DETECTORS: tuple[Detector, ...] = (
+    Detector(
+        "SECRET",
+        re.compile(
+            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)",
+            re.DOTALL,
+        ),
+        r"PRIVATE KEY",
+    ),
+    Detector(
+        "SECRET",
+        re.compile(
+            r"(?<![A-Za-z0-9])(?:"
+            r"(?:AKIA|ASIA)[0-9A-Z]{16}"  # AWS access key ids
+            r"|(?:sk|pk)-lf-[0-9A-Za-z-]{8,}"  # Langfuse keys
+            r"|sk-(?:proj-|ant-|svcacct-)?[0-9A-Za-z_\-]{20,}"  # OpenAI / Anthropic style keys
+            r"|(?:ghp|gho|ghu|ghs|ghr)_[0-9A-Za-z]{30,}|github_pat_[0-9A-Za-z_]{30,}"  # GitHub
+            r"|xox[abposr]-[0-9A-Za-z-]{10,}"  # Slack
+            r"|AIza[0-9A-Za-z_\-]{35}"  # Google API keys
+            r"|eyJ[0-9A-Za-z_\-]{8,}\.[0-9A-Za-z_\-]{8,}\.[0-9A-Za-z_\-]{8,}"  # JWTs
+            r")(?![0-9A-Za-z])"
+        ),
+        r"AKIA|ASIA|sk-|pk-lf-|gh[pousr]_|github_pat_|xox[abposr]-|AIza|eyJ",
+    ),
+    Detector(
+        "SECRET",
+        re.compile(r"(?<![A-Za-z0-9])[Bb]earer\s+([0-9A-Za-z\-._~+/]{16,}=*)"),
+        r"[Bb]earer",
+        group=1,
+    ),
+    Detector(
+        "EMAIL",
+        re.compile(
+            r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+            r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![A-Za-z0-9\-])"
+        ),
+        r"@",
+    ),
+    # Resident registration numbers before cards and phones: 13 digits that satisfy the RRN's
+    # rules are an RRN even when they would also pass Luhn.
+    Detector(
+        "KR_RRN",
+        re.compile(_NUM_START + r"\d{5}(?:-|" + SEP + r")?[1-8]\d{6}" + _NUM_END),
+        r"\d{6}" + TRIGGER_SEP + r"[1-8]\d{6}",
+        _rrn,
+    ),
+    Detector(
+        "CARD",
+        re.compile(
+            # Not after "-" or "." and not followed by them and a digit: UUIDs, version strings
+            # and dotted ids keep their groups of digits.
+            r"\d(?<![0-9A-Za-z.\-]\d)"
+            r"(?:\d{12,18}|\d{3}(?:" + SEP + r"\d{4}){2}" + SEP + r"\d{1,7}|\d{3}" + SEP + r"\d{6}" + SEP + r"\d{4,5})"
+            r"(?![0-9A-Za-z]|[.\-]\d)"
+        ),
+        r"\d(?:" + TRIGGER_SEP + r"\d){12}",
+        _card,
+    ),
+    Detector(
+        "PHONE",
+        re.compile(r"(?<![0-9A-Za-z+])\+\d{1,3}(?:" + SEP + r"?\(?\d{1,4}\)?){2,5}" + _NUM_END),
+        r"\+[ (]*\d",
+        _phone_digits,
+    ),
+    Detector(
+        "PHONE",
+        # Korean mobile (010, 011, 016-019), Seoul (02), regional (031-064) and 070 numbers.
+        re.compile(r"0(?<![0-9A-Za-z]0)(?:1[016789]|2|[3-6][1-5]|70)" + SEP + r"?\d{3,4}" + SEP + r"?\d{4}" + _NUM_END),
+        r"0\d{1,2}" + TRIGGER_SEP + r"\d{3,4}" + TRIGGER_SEP + r"\d{4}",
+    ),
+    Detector(
+        "PHONE",
+        # North American numbers written with separators: (415) 555-2671, 415-555-2671.
+        re.compile(r"(?:\(\d{3}\)[ .\-]?|" + _NUM_START + r"\d{2}[.\-])\d{3}[.\-]\d{4}" + _NUM_END),
+        r"\d{3}\)?[ .\-]*\d{3}[.\-]\d{4}",
+    ),
+    Detector(
+        "IP",
+        re.compile(r"\d(?<![0-9A-Za-z.]\d)\d{0,2}(?:\.\d{1,3}){3}(?![0-9A-Za-z]|\.\d)"),
+        r"\d\.\d{1,3}\.\d{1,3}\.\d",
+        _ipv4,
+    ),
+    Detector(
+        "IP",
+        re.compile(r"(?<![0-9A-Za-z:])(?:[0-9A-Fa-f]{1,4}:|:)(?:[0-9A-Fa-f]{0,4}:){1,6}[0-9A-Fa-f]{1,4}(?![0-9A-Za-z:])"),
+        r"::|[0-9A-Fa-f]:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:",
+        _ipv6,
+    ),
+)
+
+PLACEHOLDERS = tuple(dict.fromkeys(f"<{detector.placeholder}>" for detector in DETECTORS))
+
+# One RE2 pattern that matches every text any detector could match.
+TRIGGER = "|".join(f"(?:{detector.trigger})" for detector in DETECTORS)
