@@ -116,7 +116,8 @@ def _record_batches(fs: pafs.FileSystem, path: str, file: ExportFile) -> Iterato
         with fs.open_input_file(path) as handle:
             yield from pq.ParquetFile(handle).iter_batches(batch_size=_ROWS_PER_BATCH)
         return
-    with fs.open_input_stream(path) as stream:
+    # compression=None: pyarrow would otherwise guess from the extension, and the manifest says.
+    with fs.open_input_stream(path, compression=None) as stream:
         raw = stream.read()
     if file.compressed or path.endswith(".gz"):
         raw = gzip.decompress(raw)

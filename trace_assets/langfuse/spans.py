@@ -72,7 +72,9 @@ def as_tags(value) -> str | None:
 
 def as_metadata(value) -> str | None:
     """Metadata as a JSON object text: exports give maps (lists of key/value pairs), the API
-    objects, JSON text or, in v4, dotted keys with string values."""
+    objects, JSON text or, in v4, dotted keys with string values. Langfuse stores each value as
+    a string and its read path parses the ones that are JSON (`"true"` -> true, a list's text ->
+    the list): so do we, whichever way the metadata arrived."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -85,7 +87,16 @@ def as_metadata(value) -> str | None:
         value = dict(value)
     if not isinstance(value, dict):
         value = {"metadata": value}
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps({key: _json_or_text(item) for key, item in value.items()}, ensure_ascii=False)
+
+
+def _json_or_text(value):
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 def as_utc(value) -> datetime | None:
