@@ -331,6 +331,7 @@ class LangfuseExportWriter:
         scores: Iterable[Mapping[str, Any]] = (),
         created_at: datetime | None = None,
         write_manifest: bool = True,
+        _rendered: dict[tuple[int, str], list[dict[str, Any]]] | None = None,
     ) -> ExportRun:
         """One export run over `[window_min, window_max]`: a file per table of the export source
         holding the rows in the window as `traces` stand now, then the manifest."""
@@ -339,7 +340,7 @@ class LangfuseExportWriter:
         run = ExportRun(window_min=window_min, window_max=window_max, created_at=created_at)
         stamp = _key_timestamp(window_max)
         for table in EXPORT_SOURCES[self.export_source]:
-            rows = self._rows(table, traces, list(scores), window_min, window_max)
+            rows = self._rows(table, traces, list(scores), window_min, window_max, {} if _rendered is None else _rendered)
             run.files.append(self._write_table(table, rows, stamp))
         if write_manifest:
             self.commit(run)
@@ -387,12 +388,14 @@ class LangfuseExportWriter:
         newer = {t.id: t for t in updated_traces}
         scores = list(scores)
         runs = []
+        # Each trace is rendered once for all the windows of this call.
+        rendered: dict[tuple[int, str], list[dict[str, Any]]] = {}
         window_min = start
         while window_min < end:
             window_max = min(window_min + step, end)
             use_newer = newer and updates_from is not None and window_min >= updates_from
             batch = [newer.get(t.id, t) for t in traces] if use_newer else list(traces)
-            runs.append(self.run(batch, window_min, window_max, scores=scores))
+            runs.append(self.run(batch, window_min, window_max, scores=scores, _rendered=rendered))
             window_min = window_max
         return runs
 
@@ -416,23 +419,25 @@ class LangfuseExportWriter:
     def _in_window(self, when: datetime, low: datetime, high: datetime) -> bool:
         return low <= when and (when <= high if self.upper_bound == "inclusive" else when < high)
 
-    def _rows(self, table, traces, scores, low, high) -> list[dict[str, Any]]:
+    def _rows(self, table, traces, scores, low, high, rendered) -> list[dict[str, Any]]:
+        if table == "scores":
+            return [{**s, "project_id": self.project_id} for s in scores if self._in_window(s["timestamp"], low, high)]
+        time_column = "timestamp" if table == "traces" else "start_time"
         rows: list[dict[str, Any]] = []
-        if table == "observations_v2":
-            for trace in traces:
-                for row in events_rows(trace, self.project_id):
-                    if self._in_window(row["start_time"], low, high):
-                        rows.append(self._v4_row(row))
-        elif table == "observations":
-            for trace in traces:
-                for obs in trace.observations:
-                    if self._in_window(obs.start_time, low, high):
-                        rows.append(self._v3_observation_row(legacy_observation_row(trace, obs, self.project_id)))
-        elif table == "traces":
-            rows = [legacy_trace_row(t, self.project_id) for t in traces if self._in_window(t.timestamp, low, high)]
-        else:
-            rows = [{**s, "project_id": self.project_id} for s in scores if self._in_window(s["timestamp"], low, high)]
+        for trace in traces:
+            cached = rendered.get((id(trace), table))
+            if cached is None:
+                cached = rendered[(id(trace), table)] = self._render(table, trace)
+            rows.extend(r for r in cached if self._in_window(r[time_column], low, high))
         return rows
+
+    def _render(self, table: str, trace: LangfuseTrace) -> list[dict[str, Any]]:
+        if table == "observations_v2":
+            return [self._v4_row(row) for row in events_rows(trace, self.project_id)]
+        if table == "observations":
+            return [self._v3_observation_row(legacy_observation_row(trace, obs, self.project_id))
+                    for obs in trace.observations]
+        return [legacy_trace_row(trace, self.project_id)]
 
     def _v4_row(self, row: dict[str, Any]) -> dict[str, Any]:
         start, end, first = row["start_time"], row["end_time"], row["completion_start_time"]
