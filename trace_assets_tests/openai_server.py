@@ -39,11 +39,13 @@ def error_reply(status: int, **headers) -> Reply:
 
 
 class OpenAIServer:
-    """`script(path, body) -> Reply` answers each POST; every request is recorded in `requests`."""
+    """`script(path, body) -> Reply` answers each POST; every request is recorded in `requests`,
+    its headers in `headers` (same order)."""
 
     def __init__(self, script: Callable[[str, dict], Reply]):
         self.script = script
         self.requests: list[tuple[str, dict]] = []
+        self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
         server = self
 
@@ -57,6 +59,7 @@ class OpenAIServer:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 with server._lock:
                     server.requests.append((self.path, body))
+                    server.headers.append({name.lower(): value for name, value in self.headers.items()})
                 reply = server.script(self.path, body)
                 if reply.delay_s:
                     time.sleep(reply.delay_s)

@@ -1,5 +1,6 @@
 """The judge resource against a loopback OpenAI-compatible server: parsing, errors, retries."""
 
+import email.utils
 import itertools
 import json
 import threading
@@ -73,18 +74,59 @@ def test_an_out_of_range_score_is_an_error_for_that_trace_only(openai_server):
     assert verdicts[1].error_kind == "score_out_of_range" and "9" in verdicts[1].error
 
 
-def test_429_with_retry_after_is_honoured_then_succeeds(openai_server):
+def arrival_gaps(script):
+    """`script`, also recording when each request arrived; and the seconds between arrivals."""
+    arrivals = []
+
+    def timed(path, body):
+        arrivals.append(time.monotonic())
+        return script(path, body)
+
+    return timed, lambda: [later - earlier for earlier, later in zip(arrivals, arrivals[1:])]
+
+
+def once_then_a_verdict(first: Reply):
     attempts = itertools.count()
+    return lambda path, body: first if next(attempts) == 0 else chat_reply('{"score": 0.6, "reasoning": "fine"}')
 
-    def script(path, body):
-        if next(attempts) == 0:
-            return error_reply(429, retry_after="0.2")
-        return chat_reply('{"score": 0.6, "reasoning": "fine"}')
 
+# The first retry's own backoff is 0.375-0.5 s (0.5 s less up to 25% jitter): every wait asked
+# for below is longer, so a client that ignored it would retry sooner than the bound asserted.
+@pytest.mark.parametrize(
+    "status, header, at_least_s",
+    [
+        (429, {"retry_after": "1"}, 0.95),
+        (503, {"retry_after": "1.2"}, 1.15),
+        (429, {"retry_after_ms": "1100"}, 1.05),
+        # an HTTP-date has whole seconds: two seconds ahead is a wait of more than one
+        (503, {"retry_after": lambda: email.utils.formatdate(time.time() + 2, usegmt=True)}, 0.95),
+    ],
+)
+def test_the_server_s_retry_after_is_waited_for(openai_server, status, header, at_least_s):
+    name, value = next(iter(header.items()))
+    first = error_reply(status, **{name: value() if callable(value) else value})
+    script, gaps = arrival_gaps(once_then_a_verdict(first))
     server = openai_server(script)
     [verdict] = JudgeResource(base_url=server.base_url).judge([QUESTION])
     assert verdict.score == 0.6 and len(server.chat_requests()) == 2
-    assert verdict.latency_ms >= 200, "waited for Retry-After"
+    [gap] = gaps()
+    assert gap >= at_least_s, f"retried {gap:.2f} s after the reply, though it asked for {value}"
+
+
+def test_a_retry_after_beyond_a_minute_is_not_waited_for(openai_server):
+    script, gaps = arrival_gaps(once_then_a_verdict(error_reply(429, retry_after="75")))
+    server = openai_server(script)
+    [verdict] = JudgeResource(base_url=server.base_url).judge([QUESTION])
+    assert verdict.score == 0.6
+    [gap] = gaps()
+    assert gap < 30, "a 75 s Retry-After was honoured: the 60 s cap is gone"
+
+
+@pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504])
+def test_retryable_statuses_are_retried(openai_server, status):
+    server = openai_server(once_then_a_verdict(error_reply(status)))
+    [verdict] = JudgeResource(base_url=server.base_url, max_retries=1).judge([QUESTION])
+    assert verdict.score == 0.6 and len(server.chat_requests()) == 2
 
 
 def test_server_errors_and_timeouts_are_retried(openai_server):
@@ -118,6 +160,27 @@ def test_exhausted_retries_give_an_error_and_the_other_traces_keep_their_scores(
     assert verdicts[1].error_kind == "http_503" and "after retries" in verdicts[1].error
     broken = [b for b in server.chat_requests() if "broken" in b["messages"][0]["content"]]
     assert len(broken) == 2
+
+
+@pytest.mark.parametrize(
+    "reply, kind, says",
+    [(Reply(delay_s=1.0, body={}), "timeout", "no reply within 0.3 s"), (Reply(drop_connection=True), "connection_error", "")],
+)
+def test_retries_exhausted_on_a_timeout_or_a_dropped_connection_name_their_kind(openai_server, reply, kind, says):
+    server = openai_server(lambda path, body: reply)
+    [verdict] = JudgeResource(base_url=server.base_url, request_timeout_s=0.3, max_retries=1).judge([QUESTION])
+    assert (verdict.score, verdict.error_kind) == (None, kind)
+    assert verdict.error.startswith(f"{kind}: ") and says in verdict.error and "after retries: 2 attempts" in verdict.error
+    assert len(server.chat_requests()) == 2
+
+
+def test_the_api_key_is_sent_as_a_bearer_token_and_nothing_when_there_is_none(openai_server):
+    server = openai_server(lambda path, body: chat_reply('{"score": 0.5, "reasoning": "r"}'))
+    JudgeResource(base_url=server.base_url, api_key="sk-fleet-token").judge([QUESTION])
+    JudgeResource(base_url=server.base_url).judge([QUESTION])
+    with_key, without_key = server.headers
+    assert with_key["authorization"] == "Bearer sk-fleet-token"
+    assert "authorization" not in without_key
 
 
 def test_a_request_the_endpoint_rejects_is_not_retried(openai_server):
