@@ -14,7 +14,7 @@
 `api_version="v3"` is a v3 server: the v1 reads serve the ClickHouse traces/observations tables
 (page-based) and `/api/public/v2/observations` answers 404 (after auth, as the route does).
 Both: HTTP Basic auth, `POST /api/public/ingestion` (207 per event), `POST /api/public/scores`,
-`GET /api/public/v2/scores`.
+`GET /api/public/v2/scores` (and, on v3, `GET /api/public/scores` with the same items).
 
 What the server does, and where Langfuse's code (langfuse/langfuse: fern/apis/server/definition,
 web/src/pages/api/public, web/src/features/public-api, packages/shared/src/server/repositories/
@@ -53,7 +53,9 @@ events.ts and observations_converters.ts) differs from /work/shared/reference/la
   `name`; `value` a number or string; `dataType` NUMERIC needs a number, BOOLEAN 0 or 1,
   CATEGORICAL/TEXT a string; one of traceId/sessionId/datasetRunId. (The reference says bad
   scores are dropped silently by the worker; the dataType/value check happens at the API in the
-  schema read here, so they come back in `errors`.) Same `id` again -> update. Bodies over 3.5 MB
+  schema read here, so they come back in `errors`; only checks against a score config, by
+  `configId`, happen later in the worker and drop silently - not modelled.) Same `id` again ->
+  update. Bodies over 3.5 MB
   -> 413. Other event types are accepted (201) and recorded, not applied.
 - Errors: 401 `{"message": "No authorization header"}` /
   `"Invalid credentials. Confirm that you've configured the correct host."`; 429 (rate limiter)
@@ -76,6 +78,9 @@ Test controls (all thread-safe, usable while a client runs):
 - `rate_limit_per_minute` / `ingestion_rate_limit_per_minute`: Langfuse's limiter
   (rate-limiter-flexible): a fixed 60-second window opened by the first request of a key; every
   request counts, rejected ones too; above the limit -> 429 until the window ends.
+- `data_access_days`: a Langfuse Cloud plan's data-access window: v2 observation reads start no
+  earlier than now minus that many days, whatever `fromStartTime` says (the route's
+  `clampToDataAccessDays`; no error, old data just is not there).
 - `add_annotation_score(trace_id, name, value, ...)`: a human ANNOTATION score, as the UI makes.
 - `requests`: a list of `RecordedRequest` (monotonic `at`, wall `time`, method, path, query,
   public_key, status, json body) for asserting pacing and what was asked.
@@ -94,7 +99,7 @@ import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -239,6 +244,7 @@ class LangfuseApiServer:
         latency_s: float = 0.0,
         rate_limit_per_minute: int | None = None,
         ingestion_rate_limit_per_minute: int | None = None,
+        data_access_days: int | None = None,
     ):
         if api_version not in ("v3", "v4"):
             raise ValueError(f"api_version must be 'v3' or 'v4', got {api_version!r}")
@@ -250,6 +256,7 @@ class LangfuseApiServer:
         self.path_latency: dict[str, float] = {}
         self.rate_limit_per_minute = rate_limit_per_minute
         self.ingestion_rate_limit_per_minute = ingestion_rate_limit_per_minute
+        self.data_access_days = data_access_days
         self.requests: list[RecordedRequest] = []
         self.ingested_events: list[dict[str, Any]] = []
         self._lock = threading.RLock()
@@ -514,7 +521,7 @@ class LangfuseApiServer:
             if self.api_version != "v4":
                 return 404, {"message": V2_NOT_AVAILABLE}, {}
             return 200, self._v2_observations(query), {}
-        if path == "/api/public/v2/scores":
+        if path in ("/api/public/v2/scores", "/api/public/scores"):
             return 200, self._v2_scores(query), {}
         if path == "/api/public/traces":
             return 200, self._v1_traces(query), {}
@@ -546,6 +553,10 @@ class LangfuseApiServer:
                                 "message": f"Invalid enum value. Received '{level}'"}])
         start_from = _parse_datetime("fromStartTime", _one(query, "fromStartTime")) if _one(query, "fromStartTime") else None
         start_to = _parse_datetime("toStartTime", _one(query, "toStartTime")) if _one(query, "toStartTime") else None
+        if self.data_access_days is not None:
+            # Cloud plans: the route clamps the window to the plan's data-access floor, silently.
+            floor = datetime.now(UTC) - timedelta(days=self.data_access_days)
+            start_from = max(start_from, floor) if start_from else floor
         cursor = self._decode_cursor(_one(query, "cursor"))
         environments = query.get("environment")
         is_root = _bool_param(query, "isRootObservation")

@@ -214,6 +214,20 @@ def export_score(trace_id: str, name: str, value: float, *, score_id: str, times
             "string_value": None, "created_at": timestamp, "updated_at": timestamp}
 
 
+def export_scores_from_api(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Scores as the API server stores them (`LangfuseApiServer.stored_scores()`) turned into
+    rows of the `scores` export table, so a test can export what was posted."""
+    def when(text: str) -> datetime:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    return [{"id": s["id"], "timestamp": when(s["timestamp"]), "environment": s["environment"],
+             "trace_id": s.get("traceId"), "observation_id": s.get("observationId"), "session_id": s.get("sessionId"),
+             "dataset_run_id": s.get("datasetRunId"), "name": s["name"],
+             "value": float(s["value"]) if s.get("value") is not None else 0.0, "source": s["source"],
+             "comment": s.get("comment"), "data_type": s["dataType"], "string_value": s.get("stringValue"),
+             "created_at": when(s["createdAt"]), "updated_at": when(s["updatedAt"])} for s in items]
+
+
 @dataclass
 class ExportFile:
     """One data file of a run, as its manifest entry describes it (`path` is the filesystem path)."""

@@ -552,3 +552,23 @@ def test_large_day_replays_templates_with_unique_ids_inside_their_windows(tmp_pa
     assert len(ids) == stats.observations and len(trace_ids) == stats.traces == 3000
     assert all(p == "" or p in ids for p in parents)
     assert 0 < stats.consented_traces < stats.traces
+
+
+def test_data_access_window_hides_old_observations_silently(traces):
+    with LangfuseApiServer(traces, data_access_days=30) as server:
+        status, body, _ = Client(server).get("/api/public/v2/observations?fromStartTime=2026-04-18T00:00:00Z")
+    assert status == 200 and body["data"] == [] and body["meta"] == {}
+
+
+def test_posted_scores_export_as_score_rows(tmp_path, v4, traces):
+    from trace_assets_tests.langfuse_export_files import export_scores_from_api
+
+    batch = [_score_event(f"e{i}", id=f"s-{i}", traceId=t.id, name="trace_assets.final_reward", value=0.5,
+                          dataType="NUMERIC") for i, t in enumerate(traces[:3])]
+    Client(v4).request("POST", "/api/public/ingestion", {"batch": batch})
+    rows = export_scores_from_api(v4.stored_scores())
+    writer = LangfuseExportWriter(pafs.LocalFileSystem(), str(tmp_path))
+    run = writer.run([], datetime(2026, 4, 19, tzinfo=UTC), datetime(2026, 4, 20, tzinfo=UTC), scores=rows)
+    table = pq.read_table(run.file("scores").path)
+    assert sorted(table.column("id").to_pylist()) == ["s-0", "s-1", "s-2"]
+    assert set(table.column("trace_id").to_pylist()) == {t.id for t in traces[:3]}
