@@ -139,3 +139,19 @@ def test_a_landed_batch_is_redacted_in_every_free_text_column():
     assert json.loads(redacted["messages"][0]) == [{"role": "user", "content": "카드 <CARD>"}]
     assert redacted["contexts"] == [["doc with <SECRET>", "clean"], None, []]
     assert counts == Counter({"EMAIL": 1, "PHONE": 1, "IP": 1, "CARD": 1, "SECRET": 1})
+
+
+def test_contexts_lifted_from_metadata_are_redacted_where_the_metadata_holds_pii():
+    metadata = [
+        json.dumps({"contexts": ["전화 010-1234-\n5678 로", "clean"]}, ensure_ascii=False),
+        json.dumps({"contexts": ["nothing here"]}),
+    ]
+    batch = pa.RecordBatch.from_pydict(
+        {"metadata_json": metadata, "contexts": [["전화 010-1234-\n5678 로", "clean"], ["nothing here"]]},
+        schema=pa.schema([("metadata_json", pa.string()), ("contexts", pa.list_(pa.string()))]),
+    )
+    counts = Counter()
+    redacted = redact_landed_batch(batch, counts, contexts_in_metadata=True).to_pydict()
+    assert redacted["contexts"] == [["전화 <PHONE> 로", "clean"], ["nothing here"]]
+    assert json.loads(redacted["metadata_json"][0]) == {"contexts": ["전화 <PHONE> 로", "clean"]}
+    assert counts == Counter({"PHONE": 2})

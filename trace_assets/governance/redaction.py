@@ -33,6 +33,8 @@ def redact_text(text: str, counts: Counter | None = None) -> str:
     """`text` with every detected value replaced by its placeholder (`<EMAIL>`, `<PHONE>`,
     `<CARD>`, `<KR_RRN>`, `<IP>`, `<SECRET>`); `counts` (when given) counts them by type."""
     for detector in DETECTORS:
+        if not detector.could_match(text):
+            continue
         pieces: list[str] = []
         last = 0
         for match in detector.pattern.finditer(text):
@@ -70,35 +72,62 @@ def _redact_value(value, counts):
     return value
 
 
-def redact_landed_batch(batch: pa.RecordBatch, counts: Counter) -> pa.RecordBatch:
-    """`batch` (landed traces) with its free text redacted; `counts` gains what was replaced."""
+def redact_landed_batch(batch: pa.RecordBatch, counts: Counter, contexts_in_metadata: bool = False) -> pa.RecordBatch:
+    """`batch` (landed traces) with its free text redacted; `counts` gains what was replaced.
+
+    `contexts_in_metadata`: the contexts were lifted out of `metadata_json`, so only rows whose
+    metadata the triggers hit can hold anything in their contexts (the scan is not done twice)."""
     columns = {name: batch.column(name) for name in batch.schema.names}
+    hits = {name: _hits(columns[name]) for name in (*TEXT_COLUMNS, *JSON_COLUMNS) if name in columns}
     for name in TEXT_COLUMNS:
         if name in columns:
-            columns[name] = _redact_column(columns[name], lambda text: redact_text(text, counts))
+            columns[name] = _redact_rows(columns[name], hits[name], lambda text: redact_text(text, counts))
     for name in JSON_COLUMNS:
         if name in columns:
-            columns[name] = _redact_column(columns[name], lambda text: redact_json_text(text, counts))
+            columns[name] = _redact_rows(columns[name], hits[name], lambda text: redact_json_text(text, counts))
     for name in TEXT_LIST_COLUMNS:
         if name in columns:
-            column = columns[name]
-            values = _redact_column(column.values, lambda text: redact_text(text, counts))
-            if values is not column.values:
-                columns[name] = pa.ListArray.from_arrays(column.offsets, values, type=column.type, mask=column.is_null())
+            columns[name] = _redact_lists(
+                columns[name], hits.get("metadata_json") if contexts_in_metadata else None, counts
+            )
     return pa.RecordBatch.from_arrays([columns[name] for name in batch.schema.names], schema=batch.schema)
 
 
-def _redact_column(column: pa.Array, redact) -> pa.Array:
-    """`column` with `redact` applied to the rows the triggers hit (the same array when none)."""
+def _hits(column: pa.Array) -> list[int]:
+    """Positions of the rows any detector's trigger matches (one C++ pass over the column)."""
     if len(column) == 0 or column.null_count == len(column):
+        return []
+    return pc.indices_nonzero(pc.fill_null(pc.match_substring_regex(column, TRIGGER), False)).to_pylist()
+
+
+def _redact_lists(column: pa.Array, rows: list[int] | None, counts: Counter) -> pa.Array:
+    """A list<string> column with its texts redacted: all of them, or those of `rows` only."""
+    values = column.values
+    if rows is None:
+        positions = _hits(values)
+    else:
+        offsets = column.offsets.to_pylist()
+        positions = [position for row in rows for position in range(offsets[row], offsets[row + 1])]
+        positions = [p for p, hit in zip(positions, _hit_mask(values.take(pa.array(positions, pa.int64())))) if hit]
+    redacted = _redact_rows(values, positions, lambda text: redact_text(text, counts))
+    if redacted is values:
         return column
-    hits = pc.fill_null(pc.match_substring_regex(column, TRIGGER), False)
-    positions = pc.indices_nonzero(hits).to_pylist()
+    return pa.ListArray.from_arrays(column.offsets, redacted, type=column.type, mask=column.is_null())
+
+
+def _hit_mask(values: pa.Array) -> list[bool]:
+    if len(values) == 0:
+        return []
+    return pc.fill_null(pc.match_substring_regex(values, TRIGGER), False).to_pylist()
+
+
+def _redact_rows(column: pa.Array, positions: list[int], redact) -> pa.Array:
+    """`column` with `redact` applied to the rows at `positions` (the same array when nothing
+    changed)."""
     if not positions:
         return column
     texts = column.take(pa.array(positions, pa.int64())).to_pylist()
-    redacted = [redact(text) for text in texts]
-    changed = [(position, new) for position, old, new in zip(positions, texts, redacted) if new != old]
+    changed = [(position, new) for position, old in zip(positions, texts) if old is not None and (new := redact(old)) != old]
     if not changed:
         return column
     mask = [False] * len(column)
