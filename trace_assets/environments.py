@@ -1,7 +1,7 @@
 """Which resources the asset graph runs on, chosen once from the environment.
 
 `TRACE_ASSETS_ENV=local` (the default) needs nothing: the bundled sample traces in an embedded
-DuckDB database (or LANGFUSE_DATABASE_URL when set), a lake folder (TRACE_LAKE_URI, by default
+DuckDB database (or the configured source, `source_choice.py`), a lake folder (TRACE_LAKE_URI, by default
 ./data/lake) and, unless pyiceberg has a catalog configured, a SQLite Iceberg catalog inside it.
 `TRACE_ASSETS_ENV=prod` runs on what it is given and on nothing else: a missing setting stops
 the definitions from loading, naming every setting that is missing.
@@ -13,19 +13,17 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 from pyiceberg.utils.config import Config
 
 from trace_assets.io_managers.iceberg_window_io_manager import IcebergWindowIOManager
-from trace_assets.resources.duckdb_source import DuckDBTraceSource
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.judge import JudgeResource
 from trace_assets.resources.offline_scorer import OfflineJudge, OfflineRagas
 from trace_assets.resources.packaged_embeddings import PACKAGED_MODEL
-from trace_assets.resources.postgres_source import PostgresTraceSource
 from trace_assets.resources.ragas_scorer import RagasResource
 from trace_assets.resources.reward_quality_settings import RewardQualitySettings
 from trace_assets.resources.trace_lake import TraceLake
+from trace_assets.source_choice import build_trace_source, chosen_source_name, langfuse_api, langfuse_api_configured
 
 ENVIRONMENTS = ("local", "prod")
 DEFAULT_LOCAL_LAKE = Path("data") / "lake"
@@ -52,11 +50,7 @@ def build_resources(environ: Mapping[str, str]) -> dict:
         s3_endpoint_url=environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL"),
         s3_region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION"),
     )
-    if environ.get("LANGFUSE_DATABASE_URL"):
-        # EnvVar: the URL (it may hold a password) is read at run time and never shown in the UI.
-        source = PostgresTraceSource(database_url=dg.EnvVar("LANGFUSE_DATABASE_URL"))
-    else:
-        source = DuckDBTraceSource(duckdb=DuckDBResource(database=":memory:"))
+    source = build_trace_source(environ)
     local_lake = urlparse(lake_uri).scheme in ("", "file")
     warehouse = IcebergWarehouse(
         local_fallback_dir=str(Path(urlparse(lake_uri).path or lake_uri) / "iceberg")
@@ -67,6 +61,7 @@ def build_resources(environ: Mapping[str, str]) -> dict:
         "judge": _judge(environ),
         "ragas": _ragas(environ),
         "trace_source": source,
+        **({"langfuse_api": langfuse_api(environ)} if langfuse_api_configured(environ) else {}),
         "trace_lake": lake,
         "iceberg": warehouse,
         "iceberg_io_manager": IcebergWindowIOManager(warehouse=warehouse),
@@ -204,8 +199,11 @@ def _require_prod_settings(environ: Mapping[str, str]) -> None:
     missing = []
     if not environ.get("JUDGE_BASE_URL"):
         missing.append("JUDGE_BASE_URL (the judge fleet's OpenAI-compatible URL, e.g. the KServe service)")
-    if not environ.get("LANGFUSE_DATABASE_URL"):
-        missing.append("LANGFUSE_DATABASE_URL (the Langfuse PostgreSQL database, postgresql://...)")
+    if chosen_source_name(environ) == "sample":
+        missing.append(
+            "a trace source: LANGFUSE_HOST + LANGFUSE_PUBLIC_KEY + LANGFUSE_SECRET_KEY (the public API), "
+            "LANGFUSE_EXPORT_URI (the blob export) or LANGFUSE_DATABASE_URL (a PostgreSQL table)"
+        )
     if not environ.get("TRACE_LAKE_URI"):
         missing.append("TRACE_LAKE_URI (the lake, e.g. s3://training-data-lake)")
     if not Config().get_catalog_config("default"):
