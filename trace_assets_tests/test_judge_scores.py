@@ -1,10 +1,15 @@
 """judge_scores end to end: PostgreSQL -> lake -> Iceberg -> a loopback judge -> scores table."""
 
 import json
+import multiprocessing
+import os
+import signal
+import threading
 
 import pytest
 
 from trace_assets.assets.judge_scores import judge_scores
+from trace_assets.scoring import score_store
 from trace_assets.resources.judge import JudgeResource
 from trace_assets.score_tables import JUDGE_SCORES_TABLE
 from trace_assets_tests.langfuse_db import trace
@@ -103,3 +108,48 @@ def test_a_trace_whose_judgement_failed_is_judged_again_on_the_next_run(
     materialize_days(resources, "2026-04-18", assets=GRAPH)
     assert stored_scores(resources)[unlucky["id"]]["judge_score"] == 0.7
     assert len(server.chat_requests()) == 2
+
+
+def test_a_run_killed_mid_day_keeps_the_chunks_it_scored_and_the_rerun_judges_only_the_rest(
+    traces_table, source_for, local_resources, openai_server, monkeypatch
+):
+    """The run is a real process, SIGKILLed (an evicted pod, the OOM killer) while the judge is
+    answering its third chunk: what the first two chunks scored is in the table, and the rerun asks
+    the judge only about the rest."""
+    monkeypatch.setattr(score_store, "TRACES_PER_CHUNK", 2)
+    rows = [trace(f"2026-04-18 0{h}:00:00", output="a good answer") for h in range(1, 6)]
+    traces_table.insert(rows)
+    resources = local_resources(source_for(traces_table), judge=JudgeResource(base_url="http://127.0.0.1:9/v1"))
+    materialize_days(resources, "2026-04-18")  # ingest first; the killed run is the judge's alone
+    third_chunk_reached, release = threading.Event(), threading.Event()
+
+    def judge(path, body):
+        if len(server.chat_requests()) == 5:  # the first request of the third chunk
+            third_chunk_reached.set()
+            release.wait(60)
+        return chat_reply(json.dumps({"score": 0.9, "reasoning": "scored 0.9"}))
+
+    server = openai_server(judge)
+    resources["judge"] = JudgeResource(base_url=server.base_url, max_retries=0)
+    run = multiprocessing.get_context("fork").Process(
+        target=materialize_days, args=(resources, "2026-04-18"), kwargs={"assets": GRAPH, "selection": [judge_scores]}
+    )
+    run.start()
+    try:
+        assert third_chunk_reached.wait(120), "the run never reached its third chunk"
+        os.kill(run.pid, signal.SIGKILL)
+        run.join(30)
+    finally:
+        release.set()
+        if run.is_alive():
+            os.kill(run.pid, signal.SIGKILL)
+    assert run.exitcode == -signal.SIGKILL
+
+    kept = stored_scores(resources)
+    assert len(kept) == 4 and all(row["judge_score"] == 0.9 for row in kept.values()), "the scored chunks were lost"
+    assert set(kept) < {row["id"] for row in rows}
+
+    result = materialize_days(resources, "2026-04-18", assets=GRAPH, selection=[judge_scores])
+    assert len(server.chat_requests()) == 6, "the rerun judged again what the killed run had stored"
+    assert set(stored_scores(resources)) == {row["id"] for row in rows}
+    assert (materialization_metadata(result, "judge_scores")["reused"], materialization_metadata(result, "judge_scores")["scored"]) == (4, 1)

@@ -85,7 +85,8 @@ def score_and_store_window(
 ) -> tuple[ScoredWindow, WindowCommit]:
     """The plan scored chunk by chunk (checkpointed), then the window replaced in one commit."""
     label = table.identifier.rsplit(".", 1)[-1]
-    scored = score_window(plan, table, score_chunk, ProgressLog(log, label), checkpoint_rows(iceberg, table, window))
+    checkpoint = checkpoint_rows(iceberg, table, window)
+    scored = score_window(plan, table, score_chunk, ProgressLog(log, label), checkpoint, chunk_size=TRACES_PER_CHUNK)
     return scored, store_window(iceberg, table, window, scored.scores)
 
 
