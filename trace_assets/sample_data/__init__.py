@@ -10,3 +10,8 @@ SAMPLE_TRACES_DUCKDB_COLUMNS = (
     "input: 'VARCHAR', output: 'VARCHAR', model: 'VARCHAR', latency_ms: 'INTEGER', "
     "token_count: 'INTEGER', metadata: 'JSON', user_consent: 'BOOLEAN'}"
 )
+
+# The same traces as a Langfuse v4 blob-storage export (see langfuse_export.py): what
+# LANGFUSE_EXPORT_URI points at to run the demo from Langfuse's own format.
+SAMPLE_LANGFUSE_PROJECT = "sample-project"
+SAMPLE_LANGFUSE_EXPORT_DIR = Path(__file__).with_name("langfuse-export") / SAMPLE_LANGFUSE_PROJECT
