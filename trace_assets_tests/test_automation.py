@@ -121,3 +121,17 @@ def test_the_scoring_steps_share_the_judge_pool_and_the_instance_limits_it(tmp_p
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         pools = instance.get_concurrency_config().pool_config
         assert pools.default_pool_limit == 3 and str(pools.pool_granularity).endswith("OP")
+
+
+def test_backfills_land_a_range_in_one_run_and_score_it_one_day_per_run():
+    """A month's backfill of ingestion is one run; of scoring, one run per day, so the judge
+    fleet is never handed a month of traces by one step (the pool bounds how many such runs)."""
+    from trace_assets.definitions import defs
+
+    policies = {node.key.to_user_string(): node.backfill_policy for node in defs.resolve_asset_graph().asset_nodes}
+    assert policies["raw_traces"] == policies["iceberg_table"] == dg.BackfillPolicy.single_run()
+    for name in ("judge_scores", "ragas_scores", "labeled_dataset"):
+        assert policies[name] == dg.BackfillPolicy.multi_run(max_partitions_per_run=1), name
+    assert defs.resolve_job_def("ingest_traces").backfill_policy == dg.BackfillPolicy.single_run()
+    assert defs.resolve_job_def("label_traces").backfill_policy == dg.BackfillPolicy.multi_run(1)
+    assert defs.resolve_job_def("refresh_traces").backfill_policy == dg.BackfillPolicy.multi_run(1)
