@@ -90,6 +90,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import json
 import math
 import socket
@@ -265,6 +266,8 @@ class LangfuseApiServer:
         self._windows: dict[tuple[str, str], list[float]] = {}
         self._traces: dict[str, LangfuseTrace] = {}
         self._events: list[dict[str, Any]] = []
+        self._index: tuple[list[tuple], list[dict[str, Any]]] | None = None
+        self._v1_index: tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]] | None = None
         self._legacy_traces: dict[str, dict[str, Any]] = {}
         self._legacy_observations: dict[str, dict[str, Any]] = {}
         self._scores: dict[str, dict[str, Any]] = {}
@@ -318,7 +321,8 @@ class LangfuseApiServer:
         with self._lock:
             for trace in traces:
                 self._traces[trace.id] = trace
-                self._events.extend(events_rows(trace, self.project_id))
+                self._events.extend(_prepared(row) for row in events_rows(trace, self.project_id))
+                self._index = self._v1_index = None
                 self._legacy_traces[trace.id] = legacy_trace_row(trace, self.project_id)
                 for obs in trace.observations:
                     self._legacy_observations[obs.id] = legacy_observation_row(trace, obs, self.project_id)
@@ -331,7 +335,8 @@ class LangfuseApiServer:
                 raise KeyError(f"no observation {observation_id!r} on this server")
             newer = with_update(trace, observation_id, seconds_later, **changes)
             self._traces[trace.id] = newer
-            self._events.extend(r for r in events_rows(newer, self.project_id) if r["span_id"] == observation_id)
+            self._events.extend(_prepared(r) for r in events_rows(newer, self.project_id) if r["span_id"] == observation_id)
+            self._index = self._v1_index = None
             self._legacy_traces[trace.id] = legacy_trace_row(newer, self.project_id)
             obs = next(o for o in newer.observations if o.id == observation_id)
             self._legacy_observations[obs.id] = legacy_observation_row(newer, obs, self.project_id)
@@ -345,6 +350,28 @@ class LangfuseApiServer:
                 if kept is None or row["event_ts"] >= kept["event_ts"]:
                     latest[row["span_id"]] = row
             self._events = list(latest.values())
+            self._index = None
+
+    def _legacy_index(self) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+        # v1 traces newest first, and each trace's observations, built once per change of data.
+        with self._lock:
+            if self._v1_index is None:
+                ordered = sorted(self._legacy_traces.values(), key=lambda r: (r["timestamp"], r["id"]), reverse=True)
+                by_trace: dict[str, list[dict[str, Any]]] = defaultdict(list)
+                for obs in self._legacy_observations.values():
+                    by_trace[obs["trace_id"]].append(obs)
+                self._v1_index = (ordered, dict(by_trace))
+            return self._v1_index
+
+    def _event_index(self) -> tuple[list[tuple], list[dict[str, Any]]]:
+        # Rows sorted once by the v2 keyset (start time, trace id, id; versions by event time), so
+        # a page is a bisect and a short scan however many rows the server holds.
+        with self._lock:
+            if self._index is None:
+                rows = sorted(self._events, key=lambda r: (r["start_time"], r["trace_id"], r["span_id"], r["event_ts"]))
+                keys = [(r["start_time"], r["trace_id"], r["span_id"], r["event_ts"]) for r in rows]
+                self._index = (keys, rows)
+            return self._index
 
     # --- controls -------------------------------------------------------------------------------
 
@@ -564,16 +591,19 @@ class LangfuseApiServer:
                   "session_id": _one(query, "sessionId"), "parent_span_id": _one(query, "parentObservationId"),
                   "version": _one(query, "version"), "type": obs_type, "level": level}
 
+        keys, rows = self._event_index()
         with self._lock:
-            rows = list(self._events)
             repeat = self._repeat_cursor
-        selected = []
-        for row in rows:
+        high = len(keys)
+        if start_to is not None:
+            high = min(high, bisect.bisect_left(keys, (start_to,)))
+        if cursor is not None:
+            high = min(high, bisect.bisect_left(keys, cursor))
+        low = bisect.bisect_left(keys, (start_from,)) if start_from is not None else 0
+        page: list[dict[str, Any]] = []
+        for i in range(high - 1, low - 1, -1):
+            row = rows[i]
             if row["is_deleted"]:
-                continue
-            if start_from and row["start_time"] < start_from:
-                continue
-            if start_to and row["start_time"] >= start_to:
                 continue
             if environments and row["environment"] not in environments:
                 continue
@@ -581,11 +611,9 @@ class LangfuseApiServer:
                 continue
             if any(v is not None and row[k] != v for k, v in equals.items()):
                 continue
-            selected.append(row)
-        selected.sort(key=lambda r: (r["start_time"], r["trace_id"], r["span_id"]), reverse=True)
-        if cursor is not None:
-            selected = [r for r in selected if (r["start_time"], r["trace_id"], r["span_id"]) < cursor]
-        page = selected[: limit + 1]
+            page.append(row)
+            if len(page) > limit:
+                break
         has_more = len(page) > limit
         page = page[:limit]
         meta: dict[str, Any] = {}
@@ -595,10 +623,11 @@ class LangfuseApiServer:
         if repeat:
             meta["cursor"] = self._repeating_cursor(rows, limit)
         full_metadata = "io" in groups or bool(expand)
-        return {"data": [self._v2_item(r, groups, full_metadata) for r in page], "meta": meta}
+        items = ",".join(_v2_item_json(r, groups, full_metadata) for r in page)
+        return '{"data":[' + items + '],"meta":' + json.dumps(meta) + "}"
 
     def _repeating_cursor(self, rows, limit) -> str:
-        ordered = sorted(rows, key=lambda r: (r["start_time"], r["trace_id"], r["span_id"]), reverse=True)
+        ordered = rows[::-1]
         anchor = ordered[min(max(limit, 1), len(ordered)) - 1] if ordered else None
         if anchor is None:
             return self._encode_cursor(datetime(2000, 1, 1, tzinfo=UTC), "", "")
@@ -619,57 +648,6 @@ class LangfuseApiServer:
             return start, str(payload["lastTraceId"]), str(payload["lastId"])
         except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
             raise _BadRequest(message="Invalid cursor format") from None
-
-    @staticmethod
-    def _v2_item(row: dict[str, Any], groups: list[str], full_metadata: bool) -> dict[str, Any]:
-        start, end, first_token = row["start_time"], row["end_time"], row["completion_start_time"]
-        item: dict[str, Any] = {
-            "id": row["span_id"],
-            "traceId": row["trace_id"],
-            "startTime": _iso(start),
-            "projectId": row["project_id"],
-            "parentObservationId": row["parent_span_id"] or None,
-            "type": row["type"],
-            "endTime": _iso(end),
-            "latency": (end - start).total_seconds() if end else None,
-            "timeToFirstToken": None,
-        }
-        if "basic" in groups:
-            item.update(name=row["name"], level=row["level"], statusMessage=row["status_message"],
-                        version=row["version"], environment=row["environment"])
-        if "time" in groups:
-            item.update(completionStartTime=_iso(first_token), createdAt=_iso(row["created_at"]),
-                        updatedAt=_iso(row["updated_at"]))
-            if first_token:
-                item["timeToFirstToken"] = (first_token - start).total_seconds()
-        if "io" in groups:
-            item.update(input=row["input"] or None, output=row["output"] or None)
-        if "metadata" in groups:
-            item["metadata"] = {k: parse_json_prioritised(v if full_metadata else _cut(v))
-                                for k, v in row["metadata"].items()}
-        if "model" in groups:
-            params = row["model_parameters"]
-            item.update(model=row["provided_model_name"], internalModelId=row["model_id"],
-                        modelParameters=json.loads(params) if params else None)
-        if "usage" in groups:
-            usage, cost = row["usage_details"], row["cost_details"]
-            item.update(usageDetails=dict(usage), inputUsage=_reduce(usage, "input") or 0,
-                        outputUsage=_reduce(usage, "output") or 0, totalUsage=_reduce(usage, "total") or 0,
-                        costDetails=dict(cost), inputCost=_reduce(cost, "input"), outputCost=_reduce(cost, "output"),
-                        totalCost=_reduce(cost, "total"))
-        if "prompt" in groups:
-            item.update(promptId=row["prompt_id"] or None, promptName=row["prompt_name"] or None,
-                        promptVersion=row["prompt_version"])
-        if "metrics" in groups:
-            item["latency"] = (end - start).total_seconds() if end else None
-            item["timeToFirstToken"] = (first_token - start).total_seconds() if first_token else None
-        if "trace_context" in groups:
-            item.update(tags=list(row["tags"]), release=row["release"], traceName=row["trace_name"])
-        # Added to every item by the converter and the model enrichment, whatever was asked.
-        item.setdefault("userId", row["user_id"] if "basic" in groups else None)
-        item.setdefault("sessionId", row["session_id"] if "basic" in groups else None)
-        item.update(modelId=None, inputPrice=None, outputPrice=None, totalPrice=None)
-        return item
 
     # --- v1 reads (v3 ClickHouse tables, FINAL) -----------------------------------------------
 
@@ -692,20 +670,15 @@ class LangfuseApiServer:
         tags = query.get("tags")
         equals = {"user_id": _one(query, "userId"), "session_id": _one(query, "sessionId"),
                   "name": _one(query, "name"), "version": _one(query, "version"), "release": _one(query, "release")}
+        rows, by_trace = self._legacy_index()
         with self._lock:
-            rows = list(self._legacy_traces.values())
-            observations = list(self._legacy_observations.values())
             scores = list(self._scores.values())
         selected = [r for r in rows
                     if (ts_from is None or r["timestamp"] >= ts_from) and (ts_to is None or r["timestamp"] < ts_to)
                     and (not environments or r["environment"] in environments)
                     and (not tags or all(t in r["tags"] for t in tags))
                     and all(v is None or r[k] == v for k, v in equals.items())]
-        selected.sort(key=lambda r: (r["timestamp"], r["id"]), reverse=True)
         chunk = selected[(page - 1) * limit: page * limit]
-        by_trace: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for obs in observations:
-            by_trace[obs["trace_id"]].append(obs)
         data = [self._v1_trace_item(r, groups, by_trace.get(r["id"], []), scores) for r in chunk]
         return {"data": data, "meta": self._meta(page, limit, len(selected))}
 
@@ -942,3 +915,69 @@ class LangfuseApiServer:
                 score["trace"] = ({"userId": trace["user_id"], "tags": list(trace["tags"]),
                                    "environment": trace["environment"]} if trace else None)
         return {"data": chunk, "meta": self._meta(page, limit, len(selected))}
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def _fragment(values: dict[str, Any]) -> str:
+    """`"k":v,...` of a JSON object, to be joined into an item without re-encoding it."""
+    return _ENCODER.encode(values)[1:-1]
+
+
+_TTFT_OFF = _fragment({"timeToFirstToken": None})
+_USER_OFF = _fragment({"userId": None, "sessionId": None})
+_ENRICHMENT = _fragment({"modelId": None, "inputPrice": None, "outputPrice": None, "totalPrice": None})
+
+
+def _prepared(row: dict[str, Any]) -> dict[str, Any]:
+    """An events row with its v2 item pre-rendered per field group as JSON fragments (the shape the
+    converter gives, see the module docstring), so a page costs a join, not a render. The heavy
+    text columns are dropped from the row once rendered."""
+    start, end, first = row["start_time"], row["end_time"], row["completion_start_time"]
+    usage, cost = row["usage_details"], row["cost_details"]
+    params = row["model_parameters"]
+    latency = (end - start).total_seconds() if end else None
+    ttft = (first - start).total_seconds() if first else None
+    metadata = row["metadata"]
+    parts = {
+        "core": _fragment({"id": row["span_id"], "traceId": row["trace_id"], "startTime": _iso(start),
+                           "projectId": row["project_id"], "parentObservationId": row["parent_span_id"] or None,
+                           "type": row["type"], "endTime": _iso(end), "latency": latency}),
+        "ttft_on": _fragment({"timeToFirstToken": ttft}),
+        "user_on": _fragment({"userId": row["user_id"], "sessionId": row["session_id"]}),
+        "basic": _fragment({"name": row["name"], "level": row["level"], "statusMessage": row["status_message"],
+                            "version": row["version"], "environment": row["environment"]}),
+        "time": _fragment({"completionStartTime": _iso(first), "createdAt": _iso(row["created_at"]),
+                           "updatedAt": _iso(row["updated_at"])}),
+        "io": _fragment({"input": row["input"] or None, "output": row["output"] or None}),
+        "metadata_full": _fragment({"metadata": {k: parse_json_prioritised(v) for k, v in metadata.items()}}),
+        "metadata_cut": _fragment({"metadata": {k: parse_json_prioritised(_cut(v)) for k, v in metadata.items()}}),
+        "model": _fragment({"model": row["provided_model_name"], "internalModelId": row["model_id"],
+                            "modelParameters": json.loads(params) if params else None}),
+        "usage": _fragment({"usageDetails": dict(usage), "inputUsage": _reduce(usage, "input") or 0,
+                            "outputUsage": _reduce(usage, "output") or 0, "totalUsage": _reduce(usage, "total") or 0,
+                            "costDetails": dict(cost), "inputCost": _reduce(cost, "input"),
+                            "outputCost": _reduce(cost, "output"), "totalCost": _reduce(cost, "total")}),
+        "prompt": _fragment({"promptId": row["prompt_id"] or None, "promptName": row["prompt_name"] or None,
+                             "promptVersion": row["prompt_version"]}),
+        "trace_context": _fragment({"tags": list(row["tags"]), "release": row["release"],
+                                    "traceName": row["trace_name"]}),
+    }
+    kept = {k: v for k, v in row.items() if k not in ("input", "output", "metadata", "tool_definitions")}
+    kept["_v2"] = parts
+    return kept
+
+
+def _v2_item_json(row: dict[str, Any], groups: list[str], full_metadata: bool) -> str:
+    parts = row["_v2"]
+    chosen = [parts["core"],
+              parts["ttft_on"] if ("time" in groups or "metrics" in groups) else _TTFT_OFF,
+              parts["user_on"] if "basic" in groups else _USER_OFF,
+              _ENRICHMENT]
+    for group in ("basic", "time", "io", "model", "usage", "prompt", "trace_context"):
+        if group in groups:
+            chosen.append(parts[group])
+    if "metadata" in groups:
+        chosen.append(parts["metadata_full"] if full_metadata else parts["metadata_cut"])
+    return "{" + ",".join(c for c in chosen if c) + "}"
