@@ -326,6 +326,9 @@ class LangfuseApiServer:
                 self._legacy_traces[trace.id] = legacy_trace_row(trace, self.project_id)
                 for obs in trace.observations:
                     self._legacy_observations[obs.id] = legacy_observation_row(trace, obs, self.project_id)
+        # Sort now, so the first page a client asks for costs what the others cost.
+        self._event_index()
+        self._legacy_index()
 
     def update_observation(self, observation_id: str, seconds_later: float = 60, **changes) -> None:
         """Store a newer version of one span (see module docstring)."""
