@@ -685,13 +685,6 @@ def parse_json_prioritised(value: str | None) -> Any:
         return value
 
 
-def _ch_time(dt: datetime | None, digits: int) -> str | None:
-    if dt is None:
-        return None
-    text = dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    return text[: len(text) - (6 - digits)]
-
-
 def events_rows(trace: LangfuseTrace, project_id: str) -> list[dict[str, Any]]:
     """The trace as rows of Langfuse v4's `events_full` table (one per observation), with Python
     values for the column types (datetimes, dicts for maps, lists for arrays).

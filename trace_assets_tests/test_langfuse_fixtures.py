@@ -3,6 +3,7 @@ field groups, metadata truncation, 404 per server version, 207 ingestion, faults
 blob-export files (layout, manifests, read back with pyarrow)."""
 
 import base64
+import csv
 import gzip
 import json
 import socket
@@ -10,9 +11,19 @@ import urllib.error
 import urllib.request
 from datetime import date, datetime, timedelta, timezone
 
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 import pytest
 
 from trace_assets_tests.langfuse_api_server import LangfuseApiServer
+from trace_assets_tests.langfuse_export_files import (
+    LangfuseExportWriter,
+    export_day,
+    export_schema,
+    export_scores_from_api,
+    write_large_day,
+)
 from trace_assets_tests.langfuse_traces import (
     CONSENT_KEY,
     MISSING,
@@ -20,6 +31,7 @@ from trace_assets_tests.langfuse_traces import (
     bad_input_traces,
     day_of_traces,
     events_rows,
+    with_update,
 )
 
 DAY = date(2026, 4, 18)
@@ -364,16 +376,6 @@ def test_rate_limiter_answers_429_above_the_limit_and_records_requests(traces):
 
 # --- blob-export files -------------------------------------------------------------------------
 
-import pyarrow as pa  # noqa: E402
-import pyarrow.fs as pafs  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-
-from trace_assets_tests.langfuse_export_files import (  # noqa: E402
-    LangfuseExportWriter,
-    export_day,
-    export_schema,
-)
-from trace_assets_tests.langfuse_traces import with_update  # noqa: E402
 
 
 def _manifests(fs: pafs.FileSystem, writer: LangfuseExportWriter) -> list[dict]:
@@ -473,7 +475,6 @@ def test_text_exports_read_back_and_match_manifest(tmp_path, traces, file_type, 
         if file_type == "JSONL":
             rows = [json.loads(line) for line in text.splitlines()]
         else:
-            import csv
             rows = list(csv.DictReader(text.splitlines()))
         assert len(rows) == f["rowCount"]
         if f["table"] == "observations" and rows:
@@ -532,8 +533,6 @@ def test_export_faults(tmp_path, traces):
 
 
 def test_large_day_replays_templates_with_unique_ids_inside_their_windows(tmp_path):
-    from trace_assets_tests.langfuse_export_files import write_large_day
-
     fs = pafs.LocalFileSystem()
     writer = LangfuseExportWriter(fs, str(tmp_path))
     stats = write_large_day(writer, DAY, 3000, seed=3, templates=50, chunk_traces=400)
@@ -561,8 +560,6 @@ def test_data_access_window_hides_old_observations_silently(traces):
 
 
 def test_posted_scores_export_as_score_rows(tmp_path, v4, traces):
-    from trace_assets_tests.langfuse_export_files import export_scores_from_api
-
     batch = [_score_event(f"e{i}", id=f"s-{i}", traceId=t.id, name="trace_assets.final_reward", value=0.5,
                           dataType="NUMERIC") for i, t in enumerate(traces[:3])]
     Client(v4).request("POST", "/api/public/ingestion", {"batch": batch})
