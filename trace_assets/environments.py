@@ -49,6 +49,10 @@ def build_resources(environ: Mapping[str, str]) -> dict:
         uri=lake_uri,
         s3_endpoint_url=environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL"),
         s3_region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION"),
+        redact_pii=redact_pii(environ),
+        # EnvVar: the salt is read at run time and never shown in the UI or logged. Without it,
+        # erase_users refuses to run, and landing refuses once erasures exist.
+        erasure_salt=dg.EnvVar("TRACE_ERASURE_SALT") if environ.get("TRACE_ERASURE_SALT") else None,
     )
     source = build_trace_source(environ)
     local_lake = urlparse(lake_uri).scheme in ("", "file")
@@ -114,6 +118,21 @@ def max_score_error_rate(environ: Mapping[str, str]) -> float:
     if not 0.0 <= rate <= 1.0:
         raise MissingSettingError(f"TRACE_MAX_SCORE_ERROR_RATE={value!r} is not a share between 0 and 1")
     return rate
+
+
+def redact_pii(environ: Mapping[str, str]) -> bool:
+    """Whether landing redacts personal data (TRACE_REDACT_PII, default true)."""
+    value = environ.get("TRACE_REDACT_PII", "true").strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise MissingSettingError(f"TRACE_REDACT_PII={value!r} is not true or false")
+    return value in ("true", "1", "yes")
+
+
+def snapshot_retention_days(environ: Mapping[str, str]) -> int:
+    """Days of Iceberg snapshots kept by the daily expiry (TRACE_SNAPSHOT_RETENTION_DAYS, default
+    7): a trace whose consent was withdrawn is gone from every snapshot this long after its day
+    was landed again."""
+    return _positive_int(environ, "TRACE_SNAPSHOT_RETENTION_DAYS", 7)
 
 
 def late_data_lookback_days(environ: Mapping[str, str]) -> int:

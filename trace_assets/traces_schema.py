@@ -63,6 +63,9 @@ TRACES_ICEBERG_SCHEMA = Schema(
     NestedField(11, "metadata_json", StringType(), required=False),
     NestedField(12, "contexts", ListType(13, StringType(), element_required=False), required=False),
     NestedField(14, "messages", StringType(), required=False),
+    # Which redaction rules the text went through (governance/pii_detectors.py), null when it was
+    # landed without redaction; part of the scores' content hash.
+    NestedField(15, "redaction", StringType(), required=False),
 )
 
 # A landed trace, in the lake's Parquet files and in the table (which adds the `metadata` struct).

@@ -112,7 +112,8 @@ def _redact_lists(column: pa.Array, rows: list[int] | None, counts: Counter) -> 
     redacted = _redact_rows(values, positions, lambda text: redact_text(text, counts))
     if redacted is values:
         return column
-    return pa.ListArray.from_arrays(column.offsets, redacted, type=column.type, mask=column.is_null())
+    lists = pa.LargeListArray if pa.types.is_large_list(column.type) else pa.ListArray
+    return lists.from_arrays(column.offsets, redacted, type=column.type, mask=column.is_null())
 
 
 def _hit_mask(values: pa.Array) -> list[bool]:

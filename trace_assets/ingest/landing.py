@@ -100,6 +100,8 @@ def clean_batch(
         "consent": pc.fill_null(survivors.column("user_consent").cast(pa.bool_()), False),
         "metadata_json": survivors.column("metadata"),
         "contexts": contexts if isinstance(contexts, pa.Array) else pa.array(contexts),
+        # Set by landing's redaction step (assets/raw_traces.py), after the gates.
+        "redaction": pa.nulls(survivors.num_rows, pa.string()),
     }
     landed = pa.RecordBatch.from_arrays(
         [

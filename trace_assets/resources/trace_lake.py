@@ -37,6 +37,16 @@ class TraceLake(dg.ConfigurableResource):
         "`exceeds_judge_context`); the cap only keeps one row from exhausting a step's memory.",
     )
     max_rows_per_file: int = Field(default=1_000_000, gt=0, description="Rows per Parquet file at most.")
+    redact_pii: bool = Field(
+        default=True,
+        description="Replace e-mail addresses, phone numbers, card numbers, resident registration numbers, IP "
+        "addresses and secrets by typed placeholders before anything lands (TRACE_REDACT_PII).",
+    )
+    erasure_salt: str | None = Field(
+        default=None,
+        description="Secret salt of the erased users' hashes in training_data.erasures (TRACE_ERASURE_SALT): "
+        "landing hashes user ids with it to keep erased users out. Pass it as an EnvVar.",
+    )
 
     _filesystem: pafs.FileSystem | None = PrivateAttr(default=None)
     _root: str | None = PrivateAttr(default=None)

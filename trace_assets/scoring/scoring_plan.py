@@ -46,9 +46,16 @@ def provenance(trace: dict) -> dict:
 
 def plan_scoring(consented_traces: pa.Table, stored_scores: pa.Table | None, identity: dict[str, str]) -> ScoringPlan:
     traces = consented_traces.select(TRACE_COLUMNS)
+    # Which redaction rules the text went through (null for traces landed before redaction).
+    redaction = (
+        consented_traces.column("redaction")
+        if "redaction" in consented_traces.column_names
+        else pa.nulls(consented_traces.num_rows, pa.string())
+    )
+    hashed = traces.select(["input", "output", "contexts"]).append_column("redaction", redaction)
     hashes: list[str] = []
-    for batch in traces.select(["input", "output", "contexts"]).to_batches(max_chunksize=HASHED_ROWS_AT_ONCE):
-        hashes.extend(content_hash(t["input"], t["output"], t["contexts"]) for t in batch.to_pylist())
+    for batch in hashed.to_batches(max_chunksize=HASHED_ROWS_AT_ONCE):
+        hashes.extend(content_hash(t["input"], t["output"], t["contexts"], t["redaction"]) for t in batch.to_pylist())
     stored = reusable_scores(stored_scores, identity)
     fresh, kept = [], []
     for position, key in enumerate(zip(traces.column("id").to_pylist(), hashes)):
