@@ -210,7 +210,7 @@ def test_a_judge_that_rewards_length_is_caught_per_model(quality):
     assert reasons["final_reward_human_spearman"] == "no human feedback on the day's traces"
     assert reasons["ragas_reward_length_spearman"].startswith("every ragas_reward is")
     warning = checks(result)["rewards_do_not_follow_length"]
-    assert warning.passed is False and "qwen3-coder: judge_score_length_spearman +1.000 (n=8)" in warning.description
+    assert warning.passed is False and "qwen3-coder: judge_score_length_tokens_spearman +1.000 (n=8)" in warning.description
     assert warning.metadata["threshold"].value == 0.3 and warning.metadata["n"].value >= 8
     assert checks(result)["rewards_agree_with_people"].metadata["skipped"].value.startswith("only 0 traces")
     assert_no_nan_and_every_null_explained(list(rows.values()))

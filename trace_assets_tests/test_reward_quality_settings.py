@@ -46,7 +46,7 @@ def _row(**figures) -> dict:
         "model": None, "rewarded": 100, "drift_baseline_traces": 700, "final_reward_human_n": 60,
         "final_reward_human_kappa": 0.6, "final_reward_human_spearman": 0.5, "consistency_band_change_rate": 0.05,
         "consistency_judged": 20, "consistency_sample": 20, "consistency_errors": 0, "final_reward_psi": 0.05,
-        **{f"{r}_length_spearman": 0.1 for r in ("final_reward", "judge_score", "ragas_reward")},
+        **{f"{r}_length_tokens_spearman": 0.1 for r in ("final_reward", "judge_score", "ragas_reward")},
     }
     return {**row, **figures}
 
@@ -60,9 +60,9 @@ def test_each_warning_fires_past_its_threshold_and_is_skipped_without_enough_dat
     assert not few.warn and few.skipped == "only 49 traces with human feedback and a final_reward (needs 50)"
     assert consistency_warning([_row(consistency_band_change_rate=0.11)], t).warn
     assert consistency_warning([_row(consistency_band_change_rate=None)], t).skipped
-    biased = length_warning([_row(), _row(model="m", judge_score_length_spearman=-0.45)], t)
-    assert biased.warn and biased.metadata["figure"] == -0.45 and biased.metadata["worst"] == "m: judge_score_length_spearman"
-    assert not length_warning([_row(model="m", rewarded=10, judge_score_length_spearman=0.9)], t).warn
+    biased = length_warning([_row(), _row(model="m", judge_score_length_tokens_spearman=-0.45)], t)
+    assert biased.warn and biased.metadata["figure"] == -0.45 and biased.metadata["worst"] == "m: judge_score_length_tokens_spearman"
+    assert not length_warning([_row(model="m", rewarded=10, judge_score_length_tokens_spearman=0.9)], t).warn
     assert drift_warning([_row(final_reward_psi=0.21)], t).warn
     assert drift_warning([_row(drift_baseline_traces=0, final_reward_psi=None)], t).skipped
     assert agreement_warning([], t).skipped == "no reward_quality row for the day"

@@ -82,10 +82,13 @@ def test_feedback_is_read_from_metadata_and_scores_on_the_configured_scale():
     feedback, unusable = feedback_from_metadata(traces, "feedback_score", FeedbackScale(1, 5))
     assert {r["trace_id"]: r["human"] for r in feedback.to_pylist()} == {"a": 0.875, "b": 0.25, "g": 1.0}
     assert unusable == {"metadata.feedback_score: outside the scale 1..5": 1, "metadata.feedback_score: not a number": 1}
-    scores = pa.table({"trace_id": ["a", "a", "c"], "name": ["helpful", "helpful", "llm_reward"], "value": [3.0, 1.0, 5.0]})
+    scores = pa.table({
+        "trace_id": ["a", "a", "c", "b", "b"], "name": ["helpful", "helpful", "llm_reward", "helpful", "helpful"],
+        "value": [3.0, 1.0, 5.0, 0.0, None], "data_type": ["NUMERIC", "NUMERIC", "NUMERIC", "BOOLEAN", "TEXT"],
+    })
     annotated, _ = feedback_from_human_scores(scores, {"helpful"}, FeedbackScale(1, 5))
     assert human_by_trace(pa.concat_tables([feedback, annotated])) == {
-        "a": pytest.approx((0.875 + 0.5 + 0.0) / 3), "b": 0.25, "g": 1.0,
+        "a": pytest.approx((0.875 + 0.5 + 0.0) / 3), "b": pytest.approx(0.125), "g": 1.0,
     }
     with pytest.raises(ValueError, match="low < high"):
         FeedbackScale(5, 1)

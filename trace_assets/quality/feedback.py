@@ -66,14 +66,18 @@ def feedback_from_metadata(traces: pa.Table, key: str, scale: FeedbackScale) -> 
 
 
 def feedback_from_human_scores(scores: pa.Table, names: set[str], scale: FeedbackScale) -> tuple[pa.Table, Counter]:
-    """Feedback from human scores (columns `trace_id`, `name`, `value`) whose name is one of
-    `names`, on the same scale."""
+    """Feedback from human scores (columns `trace_id`, `name`, `value`, and optionally Langfuse's
+    `data_type`) whose name is one of `names`, on the same scale; a BOOLEAN score (1 or 0) is a
+    thumbs up or down whatever the scale. A score without a number (text, a word category) is
+    not feedback."""
+    columns = ["trace_id", "name", "value", *(["data_type"] if "data_type" in scores.column_names else [])]
     rows, unusable = [], Counter()
-    for score in scores.select(["trace_id", "name", "value"]).to_pylist():
+    for score in scores.select(columns).to_pylist():
         if score["name"] not in names or score["value"] is None:
             continue
         origin = f"score:{score['name']}"
-        value, human, problem = scale.normalised(score["value"])
+        given = bool(score["value"]) if score.get("data_type") == "BOOLEAN" else score["value"]
+        value, human, problem = scale.normalised(given)
         if problem:
             unusable[f"{origin}: {problem}"] += 1
         else:

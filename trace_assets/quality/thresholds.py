@@ -104,10 +104,12 @@ def _per_row(rows, t: Thresholds, figure_of, n_of, limit: float, what: str) -> Q
 
 
 def length_warning(rows: list[dict], t: Thresholds) -> QualityWarning:
-    """|Spearman| of any reward with answer length (characters) above max_length_spearman."""
+    """|Spearman| of any reward with answer length in estimated tokens above max_length_spearman.
+    Tokens, not characters: a Korean answer says in 300 characters what an English one says in
+    900, so across languages characters measure the language as much as the length."""
     return _per_row(
-        rows, t, lambda row: [(f"{r}_length_spearman", row[f"{r}_length_spearman"]) for r in REWARDS],
-        lambda row: row["rewarded"], t.max_length_spearman, "|Spearman with answer length|",
+        rows, t, lambda row: [(f"{r}_length_tokens_spearman", row[f"{r}_length_tokens_spearman"]) for r in REWARDS],
+        lambda row: row["rewarded"], t.max_length_spearman, "|Spearman with answer length in tokens|",
     )
 
 
