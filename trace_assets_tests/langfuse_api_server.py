@@ -82,6 +82,7 @@ Test controls (all thread-safe, usable while a client runs):
   earlier than now minus that many days, whatever `fromStartTime` says (the route's
   `clampToDataAccessDays`; no error, old data just is not there).
 - `add_annotation_score(trace_id, name, value, ...)`: a human ANNOTATION score, as the UI makes.
+- `base_path`: serve under a sub-path (`base_url` includes it), as behind a reverse proxy.
 - `requests`: a list of `RecordedRequest` (monotonic `at`, wall `time`, method, path, query,
   public_key, status, json body) for asserting pacing and what was asked.
 """
@@ -220,6 +221,10 @@ def _bool_param(query: dict[str, list[str]], name: str) -> bool | None:
     return raw == "true"
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _cut(text: str | None) -> str | None:
     # ClickHouse leftUTF8(value, 200): the first 200 characters.
     return text if text is None else text[:METADATA_CUT]
@@ -246,6 +251,7 @@ class LangfuseApiServer:
         rate_limit_per_minute: int | None = None,
         ingestion_rate_limit_per_minute: int | None = None,
         data_access_days: int | None = None,
+        base_path: str = "",
     ):
         if api_version not in ("v3", "v4"):
             raise ValueError(f"api_version must be 'v3' or 'v4', got {api_version!r}")
@@ -258,6 +264,7 @@ class LangfuseApiServer:
         self.rate_limit_per_minute = rate_limit_per_minute
         self.ingestion_rate_limit_per_minute = ingestion_rate_limit_per_minute
         self.data_access_days = data_access_days
+        self.base_path = base_path.rstrip("/")
         self.requests: list[RecordedRequest] = []
         self.ingested_events: list[dict[str, Any]] = []
         self._lock = threading.RLock()
@@ -303,8 +310,9 @@ class LangfuseApiServer:
 
     @property
     def base_url(self) -> str:
-        """What `LANGFUSE_HOST` / `LANGFUSE_BASE_URL` would be set to."""
-        return f"http://127.0.0.1:{self.port}"
+        """What `LANGFUSE_HOST` / `LANGFUSE_BASE_URL` would be set to (with `base_path`, as for a
+        Langfuse behind a reverse proxy at a sub-path)."""
+        return f"http://127.0.0.1:{self.port}{self.base_path}"
 
     def close(self) -> None:
         self._httpd.shutdown()
@@ -423,6 +431,8 @@ class LangfuseApiServer:
         arrived, arrived_wall = time.monotonic(), datetime.now(UTC)
         parts = urlsplit(handler.path)
         path = parts.path.rstrip("/") or "/"
+        if self.base_path:
+            path = path[len(self.base_path):] if path.startswith(self.base_path + "/") else "/outside-base-path"
         query = parse_qs(parts.query, keep_blank_values=True)
         length = int(handler.headers.get("Content-Length") or 0)
         raw_body = handler.rfile.read(length) if length else b""
@@ -536,9 +546,10 @@ class LangfuseApiServer:
             if len(raw_body) > MAX_INGESTION_BYTES:
                 return 413, {"message": "Request Entity Too Large"}, {}
             try:
-                body = json.loads(raw_body or b"null")
+                # NaN/Infinity are not JSON: Node's body parser rejects the whole request.
+                body = json.loads(raw_body or b"null", parse_constant=_reject_constant)
             except ValueError:
-                raise _BadRequest(message="Invalid JSON body") from None
+                return 400, {"message": "Invalid JSON"}, {}
             record.body = body
             if path == "/api/public/ingestion":
                 return self._ingestion(body)

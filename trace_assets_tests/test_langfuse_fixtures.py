@@ -569,3 +569,22 @@ def test_posted_scores_export_as_score_rows(tmp_path, v4, traces):
     table = pq.read_table(run.file("scores").path)
     assert sorted(table.column("id").to_pylist()) == ["s-0", "s-1", "s-2"]
     assert set(table.column("trace_id").to_pylist()) == {t.id for t in traces[:3]}
+
+
+def test_nan_in_a_batch_fails_the_whole_request_as_node_would(v4, traces):
+    raw = ('{"batch": [{"id": "e1", "timestamp": "2026-04-19T01:00:00.000Z", "type": "score-create", '
+           f'"body": {{"traceId": "{traces[0].id}", "name": "r", "value": NaN}}}}]}}').encode()
+    req = urllib.request.Request(v4.base_url + "/api/public/ingestion", data=raw, method="POST")
+    req.add_header("Authorization", "Basic " + base64.b64encode(f"{v4.public_key}:{v4.secret_key}".encode()).decode())
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, timeout=10)
+    assert err.value.code == 400 and v4.stored_scores() == []
+
+
+def test_base_path_serves_under_a_sub_path(traces):
+    with LangfuseApiServer(traces[:3], base_path="/langfuse") as server:
+        assert server.base_url.endswith("/langfuse")
+        assert Client(server).get("/api/public/v2/observations?limit=1")[0] == 200
+        client = Client(server)
+        client.base = server.base_url.removesuffix("/langfuse")
+        assert client.get("/api/public/v2/observations")[0] == 404
