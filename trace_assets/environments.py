@@ -16,6 +16,7 @@ import dagster as dg
 from pyiceberg.utils.config import Config
 
 from trace_assets.io_managers.iceberg_window_io_manager import IcebergWindowIOManager
+from trace_assets.resources.export_settings import ExportSettings
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.judge import JudgeResource
 from trace_assets.resources.offline_scorer import OfflineJudge, OfflineRagas
@@ -69,6 +70,7 @@ def build_resources(environ: Mapping[str, str]) -> dict:
         "trace_lake": lake,
         "iceberg": warehouse,
         "iceberg_io_manager": IcebergWindowIOManager(warehouse=warehouse),
+        "export_settings": export_settings(environ),
         "reward_quality_settings": reward_quality_settings(environ),
     }
 
@@ -205,6 +207,43 @@ def _share(environ: Mapping[str, str], name: str, default: float) -> float:
     if not 0.0 <= number <= 1.0:
         raise MissingSettingError(f"{name}={value!r} is not a share between 0 and 1 (e.g. 0.02 for 2%)")
     return number
+
+
+def export_window_days(environ: Mapping[str, str]) -> int:
+    """Days of labeled traces a training export's snapshot covers, ending on its partition's day
+    (TRACE_EXPORT_WINDOW_DAYS, default 7)."""
+    return _positive_int(environ, "TRACE_EXPORT_WINDOW_DAYS", 7)
+
+
+# TRACE_EXPORT_* variable -> ExportSettings field, and how its value is read
+_EXPORT_VARIABLES = {
+    "TRACE_EXPORT_EVAL_SET": ("eval_set", str),
+    "TRACE_EXPORT_MISSING_DAYS": ("missing_days", str),
+    "TRACE_EXPORT_MARGIN": ("margin", float),
+    "TRACE_EXPORT_MAX_PAIRS_PER_PROMPT": ("max_pairs_per_prompt", int),
+    "TRACE_EXPORT_TEST_FRACTION": ("test_fraction", float),
+    "TRACE_EXPORT_JACCARD": ("jaccard", float),
+    "TRACE_EXPORT_MAX_TOKENS": ("max_tokens", int),
+}
+
+
+def export_settings(environ: Mapping[str, str]) -> ExportSettings:
+    """The training exports' settings from TRACE_EXPORT_* variables, every one optional; a value
+    that does not fit stops the definitions from loading, naming the variable."""
+    settings = {}
+    for name, (field, kind) in _EXPORT_VARIABLES.items():
+        value = environ.get(name, "").strip()
+        if not value:
+            continue
+        try:
+            settings[field] = kind(value)
+        except ValueError:
+            raise MissingSettingError(f"{name}={value!r} is not a {kind.__name__}") from None
+    try:
+        return ExportSettings(**settings)
+    except ValueError as problem:
+        names = ", ".join(f"{n}={environ.get(n)!r}" for n, (f, _) in _EXPORT_VARIABLES.items() if f in settings)
+        raise MissingSettingError(f"{names}: {problem}") from None
 
 
 def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:

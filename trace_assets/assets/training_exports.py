@@ -1,0 +1,230 @@
+"""dpo_pairs, kto_examples, grpo_prompts: versioned training sets built from the labeled traces of
+a rolling window of days (README.md, "Training exports")."""
+
+from datetime import date, datetime, timedelta, timezone
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.expressions import And, EqualTo, GreaterThanOrEqual, In, LessThan
+
+from trace_assets.assets.summaries import score_distribution
+from trace_assets.exports.build import DPO, EXPORTS, GRPO, KTO, build_snapshot
+from trace_assets.exports.example_pool import POOL_COLUMNS, build_pool
+from trace_assets.exports.grpo import prompt_groups
+from trace_assets.exports.rules import ExportRules
+from trace_assets.exports.snapshot import (
+    EXPORTS_PREFIX,
+    publish_snapshot,
+    read_manifest,
+    read_trace_ids,
+    snapshot_days,
+    snapshot_dir,
+)
+from trace_assets.labeled_table import LABELED_TABLE
+from trace_assets.partitions import daily_partitions
+from trace_assets.resources.export_settings import ExportSettings
+from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
+from trace_assets.resources.trace_lake import TraceLake
+
+LABELED_DATASET = dg.AssetKey("labeled_dataset")
+DEFAULT_WINDOW_DAYS = 7
+DESCRIPTIONS = {
+    DPO: "DPO pairs (TRL standard and conversational, and OpenAI/Together preference JSONL) from the labeled traces "
+    "of the window ending on the partition's day.",
+    KTO: "KTO examples (preferred = True, dispreferred = False) from the labeled traces of the window ending on the "
+    "partition's day.",
+    GRPO: "GRPO prompts, one per prompt group, with contexts and the best-rewarded answer, from the labeled traces of "
+    "the window ending on the partition's day.",
+}
+
+
+class MissingLabeledDaysError(RuntimeError):
+    pass
+
+
+def build_export_assets(window_days: int = DEFAULT_WINDOW_DAYS) -> dg.AssetsDefinition:
+    """The three exports as one multi-asset (they share the window's read, prompt groups and
+    de-duplication, the costly part; any subset can be materialized). Partition D depends on
+    labeled_dataset's partitions D-(window_days-1) .. D."""
+    window = dg.TimeWindowPartitionMapping(start_offset=-(window_days - 1), allow_nonexistent_upstream_partitions=True)
+    specs = [
+        dg.AssetSpec(
+            name,
+            deps=[dg.AssetDep(LABELED_DATASET, partition_mapping=window)],
+            group_name="exports",
+            kinds={"parquet", "trl"},
+            description=DESCRIPTIONS[name],
+            metadata={"window_days": window_days},
+        )
+        for name in EXPORTS
+    ]
+
+    @dg.multi_asset(
+        specs=specs,
+        name="training_exports",
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
+        can_subset=True,
+    )
+    def training_exports(
+        context: dg.AssetExecutionContext, trace_lake: TraceLake, iceberg: IcebergWarehouse, export_settings: ExportSettings
+    ):
+        day = date.fromisoformat(context.partition_key)
+        rules = export_settings.rules(window_days)
+        selected = [key.path[-1] for key in sorted(context.selected_asset_keys, key=lambda k: EXPORTS.index(k.path[-1]))]
+        for export, result in export_window(context, day, selected, rules, trace_lake, iceberg, export_settings):
+            yield dg.MaterializeResult(asset_key=export, metadata=result)
+
+    return training_exports
+
+
+def export_window(context, day: date, exports: list[str], rules: ExportRules, lake: TraceLake, iceberg: IcebergWarehouse, settings: ExportSettings):
+    """Build and publish the snapshot of `day` for each of `exports`; yields (export, metadata)."""
+    window_days = [day - timedelta(days=offset) for offset in range(rules.window_days - 1, -1, -1)]
+    first_partition = daily_partitions.start.date()
+    window_days = [d for d in window_days if d >= first_partition]
+    lineage = {d: _labeled_materialization(context.instance, d) for d in window_days}
+    present = [d for d in window_days if lineage[d] is not None]
+    missing = [d for d in window_days if lineage[d] is None]
+    if missing:
+        context.log.warning(f"labeled_dataset has no materialization for {', '.join(map(str, missing))}")
+        if rules.missing_days == "fail":
+            raise MissingLabeledDaysError(
+                f"labeled_dataset is missing {', '.join(map(str, missing))} in the window {window_days[0]} .. {day}: "
+                "materialize those days first, or set TRACE_EXPORT_MISSING_DAYS=skip to build from the days present"
+            )
+    if not present:
+        raise MissingLabeledDaysError(
+            f"labeled_dataset has no materialized day in the window {window_days[0]} .. {day}: materialize it first"
+        )
+
+    roots = {export: f"{lake.root}/{EXPORTS_PREFIX}/{export}" for export in exports}
+    previous = {export: _previous_snapshot(lake, roots[export], day) for export in exports}
+    anchor_days = sorted(
+        {date.fromisoformat(d) for _, manifest, _ in previous.values() if manifest for d in manifest["window"]["source_days"]}
+        - set(window_days)
+    )
+    published = {export: ids for export, (_, _, ids) in previous.items()}
+    anyone_published = set().union(*published.values())
+
+    table = iceberg.catalog().load_table(LABELED_TABLE)
+    snapshot_id = table.current_snapshot().snapshot_id
+    labeled = _read_days(table, snapshot_id, present, POOL_COLUMNS)
+    anchors = _read_days(table, snapshot_id, anchor_days, POOL_COLUMNS)
+    if anchors.num_rows:
+        anchors = anchors.filter(pc.is_in(anchors["trace_id"], pa.array(sorted(anyone_published), pa.string())))
+        labeled = pa.concat_tables([labeled, anchors])
+    eval_prompts = settings.eval_prompts(lake.filesystem)
+    pool = build_pool(labeled, set(present), rules, eval_prompts)
+    del labeled, anchors
+
+    base = {
+        "snapshot": day.isoformat(),
+        "built_at": datetime.now(timezone.utc).isoformat(),
+        "window": {
+            "first_day": window_days[0].isoformat(),
+            "last_day": day.isoformat(),
+            "source_days": [d.isoformat() for d in present],
+            "missing_days": [d.isoformat() for d in missing],
+            "missing_day_policy": rules.missing_days,
+        },
+        "labeled_dataset": {
+            "table": LABELED_TABLE,
+            "iceberg_snapshot_id_read": str(snapshot_id),
+            "days": {d.isoformat(): lineage[d] for d in present},
+        },
+        "scorers": {name: dict(values) for name, values in pool.scorers.items()},
+        "rules": rules.as_manifest(),
+        "eval_set": {"path": settings.eval_set, "prompts": len(eval_prompts)} if settings.eval_set else None,
+        "notes": dict(pool.notes),
+        "run_id": context.run.run_id,
+    }
+    for export in exports:
+        examples, removed = pool.published(published[export])
+        previous_day, _, _ = previous[export]
+        manifest = {
+            **base,
+            "previous_snapshot": previous_day.isoformat() if previous_day else None,
+            "counts": {**pool.counts, **removed, "examples_after_deduplication": len(examples)},
+        }
+        contexts = _contexts(table, snapshot_id, present, examples) if export == GRPO else None
+        files = build_snapshot(export, examples, rules, manifest, contexts)
+        folder = snapshot_dir(roots[export], day)
+        publish_snapshot(lake.filesystem, folder, files.files)
+        context.log.info(f"{export}: {files.rows_by_split} published to {lake.location(folder)}")
+        yield export, _metadata(files, folder, lake, present, missing)
+
+
+def _labeled_materialization(instance: dg.DagsterInstance, day: date) -> dict | None:
+    """The latest materialization of labeled_dataset for `day`: its run and Iceberg snapshot."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=LABELED_DATASET, asset_partitions=[day.isoformat()]), limit=1
+    ).records
+    if not records:
+        return None
+    metadata = records[0].asset_materialization.metadata if records[0].asset_materialization else {}
+    snapshot = metadata.get("snapshot_id")
+    return {
+        "run_id": records[0].run_id,
+        "materialized_at": datetime.fromtimestamp(records[0].timestamp, timezone.utc).isoformat(),
+        "iceberg_snapshot_id": snapshot.value if snapshot is not None else None,
+    }
+
+
+def _previous_snapshot(lake: TraceLake, asset_root: str, day: date) -> tuple[date | None, dict | None, set[str]]:
+    """The latest finished snapshot before `day`: its day, manifest and the trace ids it published."""
+    earlier = [d for d in snapshot_days(lake.filesystem, asset_root) if d < day]
+    if not earlier:
+        return None, None, set()
+    folder = snapshot_dir(asset_root, earlier[-1])
+    return earlier[-1], read_manifest(lake.filesystem, folder), read_trace_ids(lake.filesystem, folder)
+
+
+def _day_filter(days: list[date]):
+    start = datetime(days[0].year, days[0].month, days[0].day, tzinfo=timezone.utc)
+    end = start + timedelta(days=1)
+    return And(And(GreaterThanOrEqual("timestamp", start.isoformat()), LessThan("timestamp", end.isoformat())), EqualTo("consent", True))
+
+
+def _read_days(table, snapshot_id: int, days: list[date], columns: list[str]) -> pa.Table:
+    """The consented rows of `days`, a day at a time (a scan's peak memory is about twice its
+    result), at the one Iceberg snapshot the whole export reads."""
+    parts = [
+        table.scan(row_filter=_day_filter([d]), selected_fields=tuple(columns), snapshot_id=snapshot_id).to_arrow()
+        for d in days
+    ]
+    parts = [part.select(columns) for part in parts]
+    return pa.concat_tables(parts) if parts else pa.schema([table.schema().as_arrow().field(c) for c in columns]).empty_table()
+
+
+def _contexts(table, snapshot_id: int, days: list[date], examples) -> dict:
+    """Retrieved contexts of each GRPO group's reference trace (read for those traces only)."""
+    wanted = {group.reference.trace_id for group in prompt_groups(examples)}
+    by_day: dict[date, list[str]] = {}
+    for example in examples:
+        if example.trace_id in wanted:
+            by_day.setdefault(example.day, []).append(example.trace_id)
+    contexts = {}
+    for d, ids in by_day.items():
+        row_filter = And(_day_filter([d]), In("trace_id", ids))
+        rows = table.scan(row_filter=row_filter, selected_fields=("trace_id", "contexts"), snapshot_id=snapshot_id).to_arrow()
+        contexts.update(zip(rows.column("trace_id").to_pylist(), rows.column("contexts").to_pylist()))
+    return contexts
+
+
+def _metadata(files, folder: str, lake: TraceLake, present: list[date], missing: list[date]) -> dict:
+    metadata = {
+        "dagster/row_count": sum(files.rows_by_split.values()),
+        "rows_by_split": dg.MetadataValue.json(files.rows_by_split),
+        "rows_by_model": dg.MetadataValue.json(dict(sorted(files.rows_by_model.items()))),
+        "counts": dg.MetadataValue.json(files.counts),
+        "kept_reward_distribution": score_distribution(files.kept_rewards),
+        "source_days": dg.MetadataValue.json([d.isoformat() for d in present]),
+        "missing_days": dg.MetadataValue.json([d.isoformat() for d in missing]),
+        "location": dg.MetadataValue.path(lake.location(folder)),
+    }
+    if files.pairs_by_models:
+        metadata["pairs_by_models"] = dg.MetadataValue.json(dict(sorted(files.pairs_by_models.items())))
+    return metadata
+
