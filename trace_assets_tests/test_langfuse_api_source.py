@@ -10,7 +10,7 @@ import pytest
 from trace_assets.langfuse.api_client import LangfuseApiError, LangfuseAuthError
 from trace_assets.resources.langfuse_api_source import LangfuseApiSource
 from trace_assets_tests.langfuse_api_server import LangfuseApiServer
-from trace_assets_tests.langfuse_traces import CONSENT_TAG, day_of_traces
+from trace_assets_tests.langfuse_traces import CONSENT_TAG, bad_input_traces, day_of_traces
 
 DAY = date(2026, 4, 18)
 START = datetime(2026, 4, 18, tzinfo=timezone.utc)
@@ -191,3 +191,24 @@ def test_day_fingerprints_change_with_a_late_trace_and_a_consent_change():
             server.add_traces(late)
             after = source_for(server).day_fingerprints(START, END)
         assert after[DAY] != before[DAY]
+
+
+@pytest.mark.parametrize("server_version", ["v4", "v3"])
+def test_awkward_traces_land_as_what_they_are(server_version):
+    cases = bad_input_traces(DAY, seed=8)
+    with LangfuseApiServer(list(cases.values()), api_version=server_version) as server:
+        rows = read_day(source_for(server))
+    assert set(rows) == {trace.id for trace in cases.values()}, "every awkward trace lands"
+    assert rows[cases["no_generation"].id]["model"] is None
+    assert rows[cases["no_generation"].id]["output"] == cases["no_generation"].facts.answer
+    agent = cases["several_generations"]
+    assert rows[agent.id]["model"] == agent.generations[-1].model
+    assert rows[agent.id]["token_count"] == sum(g.usage_details.get("total", 0) for g in agent.generations)
+    broken = cases["invalid_json_io"]
+    assert (rows[broken.id]["input"], rows[broken.id]["output"]) == (broken.input, broken.output), "text that is not JSON stays text"
+    assert rows[cases["unknown_observation_type"].id]["contexts"] == cases["unknown_observation_type"].facts.contexts
+    late = cases["straddles_midnight"]
+    assert rows[late.id]["output"] == late.facts.answer and rows[late.id]["contexts"] == late.facts.contexts
+    korean = cases["korean_python_sdk"]
+    assert rows[korean.id]["input"] == korean.facts.question and "\\u" not in rows[korean.id]["input"]
+    assert max(len(str(v)) for v in json.loads(rows[cases["long_metadata"].id]["metadata"]).values()) > 200
