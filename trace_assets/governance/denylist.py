@@ -105,7 +105,7 @@ def subject_mask(rows, erased_users, erased_traces) -> pa.Array | None:
     columns = identifying_columns(rows.schema.names)
     if not columns:
         return None
-    mask = pa.array([False] * rows.num_rows)
+    mask = pa.array([False] * rows.num_rows, pa.bool_())
     for name in columns:
         column = rows.column(name)
         if isinstance(column, pa.ChunkedArray):
@@ -119,7 +119,7 @@ def subject_mask(rows, erased_users, erased_traces) -> pa.Array | None:
                 hits = [False] * rows.num_rows
                 for row in hit_rows.to_pylist():
                     hits[row] = True
-                mask = pc.or_(mask, pa.array(hits))
+                mask = pc.or_(mask, pa.array(hits, pa.bool_()))
             continue
         distinct = [value for value in pc.unique(column).to_pylist() if value is not None]
         erased = (erased_users if name == USER_COLUMN else erased_traces)(distinct)

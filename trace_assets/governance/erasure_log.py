@@ -109,7 +109,7 @@ def interrupted(table: Table | None) -> dict[str, list[str]]:
     """Erasures with a `started` row and no `completed` row: erasure id -> subject hashes."""
     if table is None:
         return {}
-    rows = table.scan(selected_fields=("erasure_id", "subject_hash", "status")).to_pylist()
+    rows = table.scan(selected_fields=("erasure_id", "subject_hash", "status")).to_arrow().to_pylist()
     completed = {(row["erasure_id"], row["subject_hash"]) for row in rows if row["status"] == COMPLETED}
     open_ones: dict[str, list[str]] = {}
     for row in rows:
