@@ -26,3 +26,10 @@ refresh_traces_job = dg.define_asset_job(
     selection=[raw_traces, iceberg_table, judge_scores, ragas_scores, labeled_dataset, reward_quality],
     description="The whole graph for a day: land it, score it, publish its labeled dataset and its reward-quality report.",
 )
+
+export_training_sets_job = dg.define_asset_job(
+    "export_training_sets",
+    selection=dg.AssetSelection.groups("exports"),
+    description="Publish a day's training sets (DPO pairs, KTO examples, GRPO prompts) from the labeled traces of the "
+    "TRACE_EXPORT_WINDOW_DAYS days ending on it.",
+)
