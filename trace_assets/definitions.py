@@ -14,18 +14,26 @@ from trace_assets.assets.training_exports import build_export_assets
 from trace_assets.automation.daily_schedule import daily_refresh_schedule
 from trace_assets.automation.late_data_sensor import build_late_data_sensor
 from trace_assets.checks import build_checks
-from trace_assets.environments import build_resources, export_window_days, late_data_lookback_days, max_score_error_rate
+from trace_assets.environments import (
+    build_resources,
+    export_window_days,
+    late_data_lookback_days,
+    max_score_error_rate,
+    snapshot_retention_days,
+)
 from trace_assets.export_checks import build_export_checks
+from trace_assets.erasure_job import erase_users_job
 from trace_assets.jobs import export_training_sets_job, ingest_traces_job, label_traces_job, refresh_traces_job
 from trace_assets.quality_checks import build_quality_checks
+from trace_assets.snapshot_expiry_job import build_expiry_schedule, expire_snapshots_job
 
 defs = dg.Definitions(
     assets=[raw_traces, iceberg_table, judge_scores, ragas_scores, labeled_dataset, reward_quality,
         build_export_assets(export_window_days(os.environ)),
     ],
     asset_checks=[*build_checks(max_score_error_rate(os.environ)), *build_quality_checks(), *build_export_checks()],
-    jobs=[ingest_traces_job, label_traces_job, refresh_traces_job, export_training_sets_job],
-    schedules=[daily_refresh_schedule],
+    jobs=[ingest_traces_job, label_traces_job, refresh_traces_job, export_training_sets_job, erase_users_job, expire_snapshots_job],
+    schedules=[daily_refresh_schedule, build_expiry_schedule(snapshot_retention_days(os.environ))],
     sensors=[build_late_data_sensor(late_data_lookback_days(os.environ))],
     resources=build_resources(os.environ),
 )
