@@ -7,6 +7,7 @@ import dagster as dg
 from trace_assets.assets.iceberg_table import iceberg_table
 from trace_assets.assets.judge_scores import judge_scores
 from trace_assets.assets.labeled_dataset import labeled_dataset
+from trace_assets.assets.langfuse_scores import langfuse_scores
 from trace_assets.assets.ragas_scores import ragas_scores
 from trace_assets.assets.raw_traces import raw_traces
 from trace_assets.assets.reward_quality import reward_quality
@@ -21,15 +22,20 @@ from trace_assets.environments import (
     max_score_error_rate,
     snapshot_retention_days,
 )
-from trace_assets.export_checks import build_export_checks
 from trace_assets.erasure_job import erase_users_job
+from trace_assets.export_checks import build_export_checks
 from trace_assets.jobs import export_training_sets_job, ingest_traces_job, label_traces_job, refresh_traces_job
 from trace_assets.quality_checks import build_quality_checks
 from trace_assets.snapshot_expiry_job import build_expiry_schedule, expire_snapshots_job
+from trace_assets.source_choice import write_scores_to_langfuse
 
 defs = dg.Definitions(
-    assets=[raw_traces, iceberg_table, judge_scores, ragas_scores, labeled_dataset, reward_quality,
+    assets=[
+        raw_traces, iceberg_table, judge_scores, ragas_scores, labeled_dataset, reward_quality,
+        # dpo_pairs, kto_examples, grpo_prompts over TRACE_EXPORT_WINDOW_DAYS days
         build_export_assets(export_window_days(os.environ)),
+        # Rewards back into Langfuse only when asked for (TRACE_LANGFUSE_WRITE_SCORES=true with the API's settings).
+        *([langfuse_scores] if write_scores_to_langfuse(os.environ) else []),
     ],
     asset_checks=[*build_checks(max_score_error_rate(os.environ)), *build_quality_checks(), *build_export_checks()],
     jobs=[ingest_traces_job, label_traces_job, refresh_traces_job, export_training_sets_job, erase_users_job, expire_snapshots_job],

@@ -9,6 +9,10 @@ from trace_assets.assets.ragas_scores import ragas_scores
 from trace_assets.assets.raw_traces import raw_traces
 from trace_assets.assets.reward_quality import reward_quality
 
+# langfuse_scores is in the graph only when TRACE_LANGFUSE_WRITE_SCORES is true: selected by its
+# group, which selects nothing when it is absent.
+LANGFUSE_WRITE_BACK = dg.AssetSelection.groups("langfuse")
+
 ingest_traces_job = dg.define_asset_job(
     "ingest_traces",
     selection=[raw_traces, iceberg_table],
@@ -17,14 +21,17 @@ ingest_traces_job = dg.define_asset_job(
 
 label_traces_job = dg.define_asset_job(
     "label_traces",
-    selection=[judge_scores, ragas_scores, labeled_dataset, reward_quality],
-    description="Score a day's consented traces (judge and ragas), publish its labeled dataset and its reward-quality report.",
+    selection=dg.AssetSelection.assets(judge_scores, ragas_scores, labeled_dataset, reward_quality) | LANGFUSE_WRITE_BACK,
+    description="Score a day's consented traces (judge and ragas), publish its labeled dataset and its reward-quality report "
+    "(and, when enabled, write the rewards to Langfuse).",
 )
 
 refresh_traces_job = dg.define_asset_job(
     "refresh_traces",
-    selection=[raw_traces, iceberg_table, judge_scores, ragas_scores, labeled_dataset, reward_quality],
-    description="The whole graph for a day: land it, score it, publish its labeled dataset and its reward-quality report.",
+    selection=dg.AssetSelection.assets(raw_traces, iceberg_table, judge_scores, ragas_scores, labeled_dataset, reward_quality)
+    | LANGFUSE_WRITE_BACK,
+    description="The whole graph for a day: land it, score it, publish its labeled dataset and its reward-quality report "
+    "(and, when enabled, write the rewards to Langfuse).",
 )
 
 export_training_sets_job = dg.define_asset_job(

@@ -3,7 +3,12 @@ score events as plain functions, then the graph on the bundled sample with the o
 `langfuse_api` pointing at a loopback server that answers as Langfuse's ingestion and scores
 endpoints do (207 per event, score validation, same id updates, rate limiting)."""
 
+import ast
+import base64
 import json
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
@@ -16,6 +21,7 @@ from trace_assets.assets.judge_scores import judge_scores
 from trace_assets.assets.labeled_dataset import labeled_dataset
 from trace_assets.assets.langfuse_scores import langfuse_scores
 from trace_assets.assets.ragas_scores import ragas_scores
+from trace_assets.io_managers.iceberg_window_io_manager import IcebergWindowIOManager
 from trace_assets.labeled_table import LABELED_SCHEMA, LABELED_TABLE
 from trace_assets.langfuse.api_client import LangfuseApiError
 from trace_assets.langfuse.score_events import (
@@ -30,8 +36,10 @@ from trace_assets.langfuse.score_events import (
     score_id,
 )
 from trace_assets.resources.duckdb_source import DuckDBTraceSource
+from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.langfuse_api_source import LangfuseApiSource
 from trace_assets.resources.offline_scorer import OfflineJudge, OfflineRagas
+from trace_assets.resources.trace_lake import TraceLake
 from trace_assets_tests.langfuse_api_server import LangfuseApiServer
 from trace_assets_tests.materialize import INGEST, materialization_metadata
 
@@ -115,3 +123,238 @@ def test_batches_stay_below_the_body_limit_as_the_client_encodes_them_and_keep_e
         assert body_bytes({"batch": [*batch, following[0]]}) > limit or len(batch) == 250
     with pytest.raises(ValueError, match="score of trace trace-0 is .* bytes"):
         list(ingestion_batches(events[:1], max_bytes=500))
+
+
+# --- the graph: sample traces, offline scorer, loopback Langfuse -----------------------------
+
+
+class LangfuseWithScoresV3(LangfuseApiServer):
+    """The loopback server plus `GET /api/public/v3/scores`, as Langfuse Cloud serves it
+    (web/src/pages/api/public/v3/scores, scores-api-v3.ts): unknown query parameters are a 400
+    (the schema is strict), `limit` 1..100, field groups core,details,subject,annotation, filters
+    such as `source` (comma-separated, any case) and `fromTimestamp` (>=) / `toTimestamp` (<), order
+    timestamp then id, newest first, and a base64 JSON cursor {lastTimestamp, lastId}."""
+
+    ALLOWED = {"limit", "cursor", "fields", "id", "name", "source", "dataType", "environment", "configId", "queueId",
+               "authorUserId", "value", "valueMin", "valueMax", "traceId", "sessionId", "observationId",
+               "experimentId", "fromTimestamp", "toTimestamp", "userId", "traceTags"}
+
+    def _route(self, handler, method, path, query, raw_body, public_key, secret, record):
+        if path != "/api/public/v3/scores" or method != "GET":
+            return super()._route(handler, method, path, query, raw_body, public_key, secret, record)
+        error = self._auth_error(handler, public_key, secret)
+        if error:
+            return 401, error, {}
+        unknown = sorted(set(query) - self.ALLOWED)
+        if unknown:
+            return 400, {"message": "Invalid request data", "error": [{"code": "unrecognized_keys", "keys": unknown}]}, {}
+        limit = int(query.get("limit", ["50"])[0])
+        if not 1 <= limit <= 100:
+            return 400, {"message": "Invalid request data", "error": [{"path": ["limit"], "message": "too big"}]}, {}
+        groups = query.get("fields", ["core"])[0].split(",")
+        sources = {s.strip().upper() for s in query.get("source", [""])[0].split(",") if s.strip()}
+        start = query.get("fromTimestamp", [None])[0]
+        until = query.get("toTimestamp", [None])[0]
+
+        def when(text):
+            return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+        scores = [s for s in self.stored_scores()
+                  if (not sources or s["source"] in sources)
+                  and (start is None or when(s["timestamp"]) >= when(start))
+                  and (until is None or when(s["timestamp"]) < when(until))]
+        scores.sort(key=lambda s: (s["timestamp"], s["id"]), reverse=True)
+        if "cursor" in query:
+            last = json.loads(base64.b64decode(query["cursor"][0]))
+            scores = [s for s in scores if (s["timestamp"], s["id"]) < (last["lastTimestamp"], last["lastId"])]
+        page, more = scores[:limit], len(scores) > limit
+        meta = {"limit": limit}
+        if more:
+            meta["cursor"] = base64.b64encode(
+                json.dumps({"lastTimestamp": page[-1]["timestamp"], "lastId": page[-1]["id"]}).encode()
+            ).decode()
+        return 200, {"data": [self._v3_item(s, groups) for s in page], "meta": meta}, {}
+
+    @staticmethod
+    def _v3_item(score: dict, groups: list[str]) -> dict:
+        value = {"NUMERIC": score["value"], "BOOLEAN": score["value"] == 1}.get(score["dataType"], score["stringValue"])
+        item = {key: score[key] for key in ("id", "projectId", "name", "dataType", "source", "timestamp", "environment",
+                                            "createdAt", "updatedAt")} | {"value": value}
+        if "subject" in groups:
+            if score["observationId"]:
+                item["subject"] = {"kind": "observation", "id": score["observationId"], "traceId": score["traceId"]}
+            elif score["sessionId"]:
+                item["subject"] = {"kind": "session", "id": score["sessionId"]}
+            else:
+                item["subject"] = {"kind": "trace", "id": score["traceId"]}
+        return item
+
+
+class RefusingServer(LangfuseApiServer):
+    """Fault injection: the events of the traces in `refuse` come back in the 207's `errors`, in the
+    shape Langfuse gives a per-event failure; everything else is handled as usual."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.refuse: set[str] = set()
+
+    def _ingestion(self, body):
+        refused = [e for e in body["batch"] if e["body"]["traceId"] in self.refuse]
+        status, answer, headers = super()._ingestion({"batch": [e for e in body["batch"] if e not in refused]})
+        answer["errors"] += [
+            {"id": e["id"], "status": 500, "message": "Failed to process event", "error": "blob storage unavailable"}
+            for e in refused
+        ]
+        return status, answer, headers
+
+
+def langfuse_api_for(server: LangfuseApiServer) -> LangfuseApiSource:
+    return LangfuseApiSource(
+        host=server.base_url, public_key=server.public_key, secret_key=server.secret_key, requests_per_minute=6000
+    )
+
+
+@pytest.fixture(scope="module")
+def scored_day(tmp_path_factory):
+    """The sample's first day landed, scored offline and labeled, once for this module."""
+    lake = tmp_path_factory.mktemp("langfuse-scores") / "lake"
+    warehouse = IcebergWarehouse(local_fallback_dir=str(lake / "iceberg"))
+    resources = {
+        "trace_source": DuckDBTraceSource(duckdb=DuckDBResource(database=":memory:")),
+        "trace_lake": TraceLake(uri=str(lake)),
+        "iceberg": warehouse,
+        "iceberg_io_manager": IcebergWindowIOManager(warehouse=warehouse),
+        "judge": OfflineJudge(),
+        "ragas": OfflineRagas(),
+    }
+    assert dg.materialize(SCORED, resources=resources, partition_key=DAY).success
+    return resources
+
+
+def labeled_rows(resources) -> list[dict]:
+    return resources["iceberg"].catalog().load_table(LABELED_TABLE).scan().to_arrow().to_pylist()
+
+
+def post_scores(resources, server: LangfuseApiServer, instance: dg.DagsterInstance | None = None):
+    return dg.materialize(
+        [*SCORED, langfuse_scores], selection=[langfuse_scores], partition_key=DAY, raise_on_error=False,
+        resources={**resources, "langfuse_api": langfuse_api_for(server)}, instance=instance,
+    )
+
+
+def test_the_days_rewards_arrive_as_scores_and_a_rerun_updates_them_without_copies(scored_day):
+    rows = labeled_rows(scored_day)
+    with LangfuseApiServer() as server:
+        result = post_scores(scored_day, server)
+        assert result.success
+        first = {score["id"]: score for score in server.stored_scores()}
+        assert len(first) == 3 * len(rows) > 300
+        for row in rows:
+            for name, column in ((FINAL_REWARD, "final_reward"), (JUDGE_SCORE, "judge_score"), (RAGAS_REWARD, "ragas_reward")):
+                score = first[score_id(row["trace_id"], name)]
+                assert (score["traceId"], score["name"], score["dataType"]) == (row["trace_id"], name, "NUMERIC")
+                assert score["value"] == pytest.approx(row[column]) and score["source"] == "API"
+                assert score["metadata"]["day"] == DAY and score["metadata"]["judge_model"] == row["judge_model"]
+            assert first[score_id(row["trace_id"], JUDGE_SCORE)]["comment"] == row["judge_reasoning"]
+        metadata = materialization_metadata(result, "langfuse_scores")
+        assert metadata["scores_posted"] == len(first) and metadata["scores_refused"] == 0 == metadata["scores_unsent"]
+        assert metadata["scores_posted_by_name"] == {name: len(rows) for name in SCORE_NAMES}
+        assert metadata["requests"] == len(server.requests_to(INGESTION)) >= 1
+        for request in server.requests_to(INGESTION):
+            assert request.status == 207 and body_bytes(request.body) <= 3_000_000
+
+        again = post_scores(scored_day, server)
+        assert again.success
+        second = {score["id"]: score for score in server.stored_scores()}
+        assert set(second) == set(first), "the same ids: updated, not added"
+        assert len(server.ingested_events) == 2 * len(first)
+        for score_key, score in second.items():
+            assert score["createdAt"] == first[score_key]["createdAt"] and score["updatedAt"] >= first[score_key]["updatedAt"]
+            assert score["value"] == first[score_key]["value"]
+            assert score["metadata"]["dagster_run_id"] == again.run_id != result.run_id
+
+
+def test_refused_scores_are_counted_and_named_the_rest_recorded_and_the_step_fails(scored_day):
+    rows = labeled_rows(scored_day)
+    refused_traces = sorted(row["trace_id"] for row in rows)[:4]
+    with RefusingServer() as server:
+        server.refuse = set(refused_traces)
+        instance = dg.DagsterInstance.ephemeral()
+        result = post_scores(scored_day, server, instance)
+        assert not result.success
+        metadata = materialization_metadata(result, "langfuse_scores")
+        assert metadata["scores_refused"] == 12 and metadata["scores_posted"] == 3 * len(rows) - 12
+        assert metadata["refused_by_message"] == {"Failed to process event (blob storage unavailable)": 12}
+        assert {sample["trace_id"] for sample in metadata["refused_samples"]} <= set(refused_traces)
+        assert len(server.stored_scores()) == 3 * len(rows) - 12
+        failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+        message = failure.event_specific_data.error.message
+        assert f"12 of {3 * len(rows)} scores did not reach Langfuse" in message and "Failed to process event" in message
+        assert any(trace_id in message for trace_id in refused_traces)
+        errors = [entry.user_message for entry in instance.all_logs(result.run_id) if entry.level >= 40]
+        assert any(
+            m.startswith(f"Langfuse refused 12 of {3 * len(rows)} scores") and any(t in m for t in refused_traces) for m in errors
+        )
+
+        server.refuse = set()
+        assert post_scores(scored_day, server).success
+        assert len(server.stored_scores()) == 3 * len(rows), "the rerun posts the day again; no copies"
+
+
+def test_a_429_from_the_ingestion_endpoint_is_waited_out_and_retried(scored_day):
+    with LangfuseApiServer() as server:
+        server.fail_next(INGESTION, times=2, status=429, retry_after=0)
+        result = post_scores(scored_day, server)
+        assert result.success
+        metadata = materialization_metadata(result, "langfuse_scores")
+        assert metadata["retries"] == {"http_429": 2}
+        assert [r.status for r in server.requests_to(INGESTION)][:3] == [429, 429, 207]
+        assert len(server.stored_scores()) == metadata["scores_posted"] == 3 * len(labeled_rows(scored_day))
+
+
+def test_null_rewards_of_the_day_post_nothing(scored_day):
+    warehouse = scored_day["iceberg"]
+    original = warehouse.catalog().load_table(LABELED_TABLE).scan().to_arrow()
+    rows = original.to_pylist()
+    failed_judge = {row["trace_id"] for row in rows[:5]}
+    changed = [
+        {**row, "judge_score": None, "judge_reasoning": None, "judge_error": "timeout", "final_reward": None,
+         "final_reward_note": "missing judge_score", "preference": None} if row["trace_id"] in failed_judge else row
+        for row in rows
+    ]
+    table = warehouse.catalog().load_table(LABELED_TABLE)
+    window = (START, START + timedelta(days=1))
+    warehouse.replace_window(table, "timestamp", *window, LABELED_SCHEMA, pa.Table.from_pylist(changed, schema=LABELED_SCHEMA).to_batches())
+    try:
+        with LangfuseApiServer() as server:
+            result = post_scores(scored_day, server)
+            assert result.success
+            names = {(s["traceId"], s["name"]) for s in server.stored_scores()}
+            for trace_id in failed_judge:
+                assert (trace_id, RAGAS_REWARD) in names
+                assert (trace_id, JUDGE_SCORE) not in names and (trace_id, FINAL_REWARD) not in names
+            metadata = materialization_metadata(result, "langfuse_scores")
+            assert metadata["scores_left_out"] == {f"{FINAL_REWARD}: null": 5, f"{JUDGE_SCORE}: null": 5}
+            assert all(e["body"]["value"] is not None for e in server.ingested_events)
+    finally:
+        warehouse.replace_window(table, "timestamp", *window, LABELED_SCHEMA, original.to_batches())
+
+
+@pytest.mark.parametrize("write_scores", [False, True])
+def test_langfuse_scores_is_in_the_graph_and_the_daily_jobs_only_when_asked_for(write_scores):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("TRACE_", "LANGFUSE_", "PYICEBERG_"))}
+    environ.update(LANGFUSE_HOST="http://127.0.0.1:9", LANGFUSE_PUBLIC_KEY="pk-lf-x", LANGFUSE_SECRET_KEY="sk-lf-x")
+    if write_scores:
+        environ["TRACE_LANGFUSE_WRITE_SCORES"] = "true"
+    listing = (
+        "from trace_assets.definitions import defs\n"
+        "print(sorted(k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()))\n"
+        "for job in ('refresh_traces', 'label_traces'):\n"
+        "    print(sorted(k.to_user_string() for k in defs.resolve_job_def(job).asset_layer.selected_asset_keys))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", listing], env=environ, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    graph, refresh, label = (ast.literal_eval(line) for line in done.stdout.strip().splitlines()[-3:])
+    for selected in (graph, refresh, label):
+        assert ("langfuse_scores" in selected) is write_scores
+    assert "labeled_dataset" in refresh and "raw_traces" not in label
