@@ -51,6 +51,12 @@ Where the code disagrees with /work/shared/reference/langfuse.md:
 
 Faults for tests: `truncate(file)`, `corrupt(file)` (not Parquet any more), `delete(file)` (the
 manifest then names a missing file), `run(..., write_manifest=False)` (a run in progress).
+
+Helpers: `export_day(...)` exports one UTC day as a running integration would (one window more on
+each side); `write_large_day(writer, day, 1_000_000)` writes a million-trace EVENTS Parquet day
+from replayed templates in about a minute with bounded memory (for benchmarks);
+`export_scores_from_api(server.stored_scores())` turns posted scores into `scores` rows;
+`export_schema(table)` is the Arrow schema of a Parquet file of `table`.
 """
 
 from __future__ import annotations
