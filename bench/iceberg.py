@@ -12,6 +12,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.traces_schema import LANDED_TRACE_SCHEMA, TRACES_ICEBERG_SCHEMA, TRACES_PARTITION_SPEC, TRACES_TABLE
@@ -39,7 +40,9 @@ def day_batches(day: datetime, rows: int, version: int):
             "contexts": pa.array([["Karpenter provisions nodes."]] * n, pa.list_(pa.string())),
         }
         yield pa.RecordBatch.from_arrays(
-            [columns[f.name].cast(f.type) for f in LANDED_TRACE_SCHEMA], schema=LANDED_TRACE_SCHEMA
+            # columns the landed schema gained that a bench trace does not have (messages, ...) are null
+            [columns[f.name].cast(f.type) if f.name in columns else pa.nulls(n, f.type) for f in LANDED_TRACE_SCHEMA],
+            schema=LANDED_TRACE_SCHEMA,
         )
 
 
@@ -66,12 +69,18 @@ def main() -> None:
         all_files = len(list(table.scan().plan_files()))
         window = table.scan(row_filter=f"timestamp >= '{middle.isoformat()}' AND timestamp < '{(middle + timedelta(days=1)).isoformat()}'")
         planned = len(list(window.plan_files()))
-        counted = table.scan(row_filter=f"timestamp >= '{middle.isoformat()}' AND timestamp < '{(middle + timedelta(days=1)).isoformat()}'",
-                             selected_fields=("id",)).to_arrow().num_rows
+        ids = table.scan(row_filter=f"timestamp >= '{middle.isoformat()}' AND timestamp < '{(middle + timedelta(days=1)).isoformat()}'",
+                         selected_fields=("id",)).to_arrow().column("id")
+        counted, distinct = len(ids), pc.count_distinct(ids).as_py()
+        replaced = pc.all(pc.match_substring(ids, f"-1-")).as_py() if counted else True  # ids of version 1 only
     print(f"iceberg benchmark: {args.days} days of {args.rows:,} rows")
     print(f"  replace one day ({args.rows:,} rows) in one commit: {seconds:.1f} s, {args.rows / seconds:,.0f} rows/s, "
           f"{commit.data_files} data files, peak RSS {replace_rss:,.0f} MB (generating and writing 3 days so far)")
-    print(f"  rows of that day after the replacement: {counted:,} (one copy)")
+    if counted == distinct == args.rows and replaced:
+        copies = "one copy, all of the new version"
+    else:
+        copies = f"NOT one copy: {distinct:,} distinct ids, {args.rows:,} expected, all new: {replaced}"
+    print(f"  rows of that day after the replacement: {counted:,} ({copies})")
     print(f"  a scan of one day plans {planned} of the table's {all_files} data files ({planned / all_files:.0%})")
 
 

@@ -86,14 +86,14 @@ def test_judge_client_bench_reports_achieved_against_theoretical():
 
 def test_scoring_cost_bench_counts_calls_tokens_and_reuse():
     out = run("scoring_cost.py", "--traces", "10")
-    assert "LLM calls per trace:        8.0" in out and "an unchanged rerun: 0" in out
+    assert "LLM calls per trace:        8.0" in out and "an unchanged rerun: 0 requests" in out
     assert "judge prompt tokens" in out and "WARNING" not in out
 
 
 @pytest.mark.parametrize("rows", ["20000"])
 def test_iceberg_bench_reports_pruning(rows):
     out = run("iceberg.py", "--rows", rows, "--days", "3")
-    assert "plans" in out and "(one copy)" in out
+    assert "plans" in out and "(one copy, all of the new version)" in out
 
 
 def test_whole_day_bench_runs_the_graph_and_times_each_step():
