@@ -55,8 +55,8 @@ events.ts and observations_converters.ts) differs from /work/shared/reference/la
   scores are dropped silently by the worker; the dataType/value check happens at the API in the
   schema read here, so they come back in `errors`; only checks against a score config, by
   `configId`, happen later in the worker and drop silently - not modelled.) Same `id` again ->
-  update. Bodies over 3.5 MB
-  -> 413. Other event types are accepted (201) and recorded, not applied.
+  update. Bodies over 3.5 MB -> 413; a body with NaN/Infinity is not JSON and fails whole (400).
+  Other event types are accepted (201) and recorded in `ingested_events`, not applied.
 - Errors: 401 `{"message": "No authorization header"}` /
   `"Invalid credentials. Confirm that you've configured the correct host."`; 429 (rate limiter)
   `{"message": "Rate limit exceeded"}` with Retry-After (seconds) and X-RateLimit-Limit,
@@ -83,8 +83,11 @@ Test controls (all thread-safe, usable while a client runs):
   `clampToDataAccessDays`; no error, old data just is not there).
 - `add_annotation_score(trace_id, name, value, ...)`: a human ANNOTATION score, as the UI makes.
 - `base_path`: serve under a sub-path (`base_url` includes it), as behind a reverse proxy.
-- `requests`: a list of `RecordedRequest` (monotonic `at`, wall `time`, method, path, query,
-  public_key, status, json body) for asserting pacing and what was asked.
+- `add_traces(traces)`: more traces arrive (late data); `stored_scores()`: every score, as the
+  v2 read API gives it; `requests_to(path)`: the recorded requests of one path.
+- `requests`: a list of `RecordedRequest` (monotonic `at` taken on arrival, wall `time`, method,
+  path, query, public_key, status (-1 for a dropped connection), json body) for asserting what
+  was asked and how requests were spaced.
 """
 
 from __future__ import annotations
