@@ -328,18 +328,22 @@ class LangfuseApiServer:
         self.close()
 
     def add_traces(self, traces: Iterable[LangfuseTrace]) -> None:
-        """Ingest more traces (as if they arrived late)."""
+        """Ingest more traces (as if they arrived late). A v4 server keeps them as events-table
+        rows, a v3 server as rows of its traces and observations tables."""
+        v4 = self.api_version == "v4"
         with self._lock:
             for trace in traces:
                 self._traces[trace.id] = trace
-                self._events.extend(_prepared(row) for row in events_rows(trace, self.project_id))
-                self._index = self._v1_index = None
+                # Scores' `trace` group reads user, tags and environment from the trace row on both.
                 self._legacy_traces[trace.id] = legacy_trace_row(trace, self.project_id)
-                for obs in trace.observations:
-                    self._legacy_observations[obs.id] = legacy_observation_row(trace, obs, self.project_id)
+                if v4:
+                    self._events.extend(_prepared(row) for row in events_rows(trace, self.project_id))
+                else:
+                    for obs in trace.observations:
+                        self._legacy_observations[obs.id] = legacy_observation_row(trace, obs, self.project_id)
+                self._index = self._v1_index = None
         # Sort now, so the first page a client asks for costs what the others cost.
-        self._event_index()
-        self._legacy_index()
+        self._event_index() if v4 else self._legacy_index()
 
     def update_observation(self, observation_id: str, seconds_later: float = 60, **changes) -> None:
         """Store a newer version of one span (see module docstring)."""
@@ -349,11 +353,14 @@ class LangfuseApiServer:
                 raise KeyError(f"no observation {observation_id!r} on this server")
             newer = with_update(trace, observation_id, seconds_later, **changes)
             self._traces[trace.id] = newer
-            self._events.extend(_prepared(r) for r in events_rows(newer, self.project_id) if r["span_id"] == observation_id)
-            self._index = self._v1_index = None
             self._legacy_traces[trace.id] = legacy_trace_row(newer, self.project_id)
-            obs = next(o for o in newer.observations if o.id == observation_id)
-            self._legacy_observations[obs.id] = legacy_observation_row(newer, obs, self.project_id)
+            if self.api_version == "v4":
+                self._events.extend(_prepared(r) for r in events_rows(newer, self.project_id)
+                                    if r["span_id"] == observation_id)
+            else:
+                obs = next(o for o in newer.observations if o.id == observation_id)
+                self._legacy_observations[obs.id] = legacy_observation_row(newer, obs, self.project_id)
+            self._index = self._v1_index = None
 
     def merge_versions(self) -> None:
         """What ClickHouse's background merge does: keep the latest version of each span."""
