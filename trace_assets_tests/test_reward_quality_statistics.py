@@ -153,3 +153,18 @@ def test_the_picture_is_a_png():
     png = quality_picture("2026-04-18", {"m1": [0.1, 0.5, 0.9], "m2": []}, [(0.5, 0.4)])
     assert png.startswith(b"\x89PNG") and len(png) > 5000
     assert quality_picture("2026-04-18", {}, []).startswith(b"\x89PNG")
+
+
+def test_the_bootstrap_ranks_each_resample_as_scipy_does_ties_and_all():
+    import numpy as np
+    from scipy import stats
+
+    from trace_assets.quality.correlation import resampled_spearman
+
+    rng = np.random.default_rng(3)
+    for x in (rng.integers(0, 5, 120).astype(float), rng.random(120)):
+        y = np.round(x + rng.normal(0, 2, 120), 1)
+        picks = rng.integers(0, 120, (40, 120))
+        expected = [stats.spearmanr(x[p], y[p]).statistic for p in picks]
+        assert resampled_spearman(x, y, picks) == pytest.approx(expected, abs=1e-12)
+    assert np.isnan(resampled_spearman(np.array([1.0, 2.0]), np.array([3.0, 4.0]), np.array([[0, 0]])))[0]

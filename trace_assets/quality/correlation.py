@@ -57,7 +57,7 @@ def spearman_interval(
     rhos = []
     for start in range(0, resamples, per_chunk):
         picks = rng.integers(0, n, size=(min(per_chunk, resamples - start), n))
-        rhos.append(_row_spearman(x[picks], y[picks]))
+        rhos.append(resampled_spearman(x, y, picks))
     rho = np.concatenate(rhos)
     rho = rho[np.isfinite(rho)]
     if len(rho) < MIN_VALID_RESAMPLES:
@@ -68,12 +68,28 @@ def spearman_interval(
     return Figure(float(low)), Figure(float(high))
 
 
-def _row_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Spearman's rho of each row pair (NaN where a row never varies)."""
-    rx = stats.rankdata(x, axis=1)
-    ry = stats.rankdata(y, axis=1)
-    rx -= rx.mean(axis=1, keepdims=True)
-    ry -= ry.mean(axis=1, keepdims=True)
-    denominator = np.sqrt((rx * rx).sum(axis=1) * (ry * ry).sum(axis=1))
+def resampled_spearman(x: np.ndarray, y: np.ndarray, picks: np.ndarray) -> np.ndarray:
+    """Spearman's rho of each resample (a row of `picks`, positions into x and y; NaN where a
+    side never varies), without sorting each resample: a resample is a count per original pair,
+    and a value's midrank in it follows from the counts of the values below it."""
+    rows, n = picks.shape
+    counts = np.bincount((np.arange(rows)[:, None] * n + picks).ravel(), minlength=rows * n).reshape(rows, n).astype(float)
+    rx, ry = _midranks(x, counts), _midranks(y, counts)
+    mx = (counts * rx).sum(axis=1, keepdims=True) / n
+    my = (counts * ry).sum(axis=1, keepdims=True) / n
+    dx, dy = rx - mx, ry - my
+    covariance = (counts * dx * dy).sum(axis=1)
+    spread = np.sqrt((counts * dx * dx).sum(axis=1) * (counts * dy * dy).sum(axis=1))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (rx * ry).sum(axis=1) / denominator
+        return np.where(spread > 0, covariance / np.where(spread > 0, spread, 1), np.nan)
+
+
+def _midranks(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Each original value's midrank within each resample (rows of `counts`)."""
+    order = np.argsort(values, kind="stable")
+    distinct, starts, group = np.unique(values[order], return_index=True, return_inverse=True)
+    per_group = np.add.reduceat(counts[:, order], starts, axis=1)  # each distinct value's count per resample
+    group = group[np.argsort(order)]  # back to the original positions
+    below_and_in = np.cumsum(per_group, axis=1)
+    midrank = below_and_in - (per_group - 1) / 2
+    return midrank[:, group]

@@ -2,7 +2,8 @@
 ten equal bins of [0, 1], and the shift of the median."""
 
 import math
-import statistics
+
+import numpy as np
 
 from trace_assets.quality.figure import Figure
 
@@ -12,30 +13,29 @@ PSI_BINS = 10
 PSI_FLOOR = 1e-4
 
 
-def bin_shares(values: list[float], bins: int = PSI_BINS) -> list[float]:
-    counts = [0] * bins
-    for value in values:
-        counts[min(max(int(value * bins), 0), bins - 1)] += 1
-    return [count / len(values) for count in counts]
+def bin_shares(values, bins: int = PSI_BINS) -> np.ndarray:
+    """The share of `values` in each of `bins` equal bins of [0, 1] (1.0 in the last)."""
+    positions = np.clip((np.asarray(values, float) * bins).astype(int), 0, bins - 1)
+    return np.bincount(positions, minlength=bins) / len(positions)
 
 
 def population_stability_index(current: list[float], baseline: list[float], window_days: int) -> Figure:
     """PSI = sum over bins of (current - baseline) * ln(current / baseline), shares floored."""
-    if not current:
+    if not len(current):
         return Figure.null("no rewards today")
-    if not baseline:
+    if not len(baseline):
         return Figure.null(f"no rewards in the trailing {window_days} days to compare with")
     psi = 0.0
     for now, before in zip(bin_shares(current), bin_shares(baseline)):
-        now, before = max(now, PSI_FLOOR), max(before, PSI_FLOOR)
+        now, before = max(float(now), PSI_FLOOR), max(float(before), PSI_FLOOR)
         psi += (now - before) * math.log(now / before)
     return Figure(psi)
 
 
 def median_shift(current: list[float], baseline: list[float], window_days: int) -> Figure:
     """Today's median minus the trailing window's."""
-    if not current:
+    if not len(current):
         return Figure.null("no rewards today")
-    if not baseline:
+    if not len(baseline):
         return Figure.null(f"no rewards in the trailing {window_days} days to compare with")
-    return Figure(statistics.median(current) - statistics.median(baseline))
+    return Figure(float(np.median(current) - np.median(baseline)))

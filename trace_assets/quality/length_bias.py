@@ -8,7 +8,7 @@ def estimated_tokens(text: str | None) -> int:
     per other character (Hangul, CJK: Qwen-style vocabularies spend about one token on each)."""
     if not text:
         return 0
-    ascii_chars = sum(1 for char in text if ord(char) < 128)
+    ascii_chars = len(text.encode("ascii", "ignore"))  # in C: a Python loop over characters is 50x slower
     return math.ceil(ascii_chars / 4) + len(text) - ascii_chars
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from trace_assets.quality.agreement import binary_agreement
 from trace_assets.quality.consistency import SecondVerdict, consistency
@@ -46,7 +47,8 @@ def quality_rows(
     """One row per model of the day's labeled traces (traces without a model name count in the
     all-models row only), then the all-models row."""
     traces = labeled.select(LABELED_COLUMNS).to_pylist()
-    earlier = baseline.select(BASELINE_COLUMNS).to_pylist()
+    for trace in traces:  # once per trace, not once per reward and model
+        trace["length"], trace["tokens"] = answer_length(trace["output"]), estimated_tokens(trace["output"])
     models = sorted({trace["model"] for trace in traces if trace["model"] is not None})
     scopes = [(model, lambda row, m=model: row["model"] == m) for model in models] + [(None, lambda row: True)]
     rows = []
@@ -54,9 +56,10 @@ def quality_rows(
         row = {"date": day, "day_start": day_start, "model": model, "computed_at": computed_at, **judge}
         row["feedback_origins"] = json.dumps(feedback_origins, sort_keys=True)
         reasons: dict[str, str] = {}
+        earlier = baseline if model is None else baseline.filter(pc.equal(baseline["model"], model))
         _figures(
             row, reasons, [t for t in traces if belongs(t)], human, [v for v in verdicts if belongs(v.__dict__)],
-            why_no_sample, [b for b in earlier if belongs(b)], cuts,
+            why_no_sample, earlier.select(BASELINE_COLUMNS), cuts,
         )
         row["null_reasons"] = json.dumps(reasons, sort_keys=True, ensure_ascii=False)
         rows.append(row)
@@ -107,19 +110,16 @@ def _figures(row, reasons, traces, human, verdicts, why_no_sample, baseline, cut
     put("consistency_band_change_rate", second.band_change_rate)
 
     for reward in REWARDS:
-        values, outputs = [], []
-        for trace in traces:
-            if trace[reward] is not None:
-                values.append(trace[reward])
-                outputs.append(trace["output"])
-        put(f"{reward}_length_spearman", spearman(values, [answer_length(o) for o in outputs], (reward, "answer length")))
-        tokens = [estimated_tokens(o) for o in outputs]
+        scored = [t for t in traces if t[reward] is not None]
+        values = [t[reward] for t in scored]
+        put(f"{reward}_length_spearman", spearman(values, [t["length"] for t in scored], (reward, "answer length")))
+        tokens = [t["tokens"] for t in scored]
         put(f"{reward}_length_tokens_spearman", spearman(values, tokens, (reward, "answer tokens (estimated)")))
 
-    row["drift_baseline_traces"] = len(baseline)
+    row["drift_baseline_traces"] = baseline.num_rows
     for reward in REWARDS:
         now = [t[reward] for t in traces if t[reward] is not None]
-        before = [b[reward] for b in baseline if b[reward] is not None]
+        before = baseline.column(reward).drop_null().to_numpy()
         put(f"{reward}_psi", population_stability_index(now, before, cuts.drift_window_days))
         put(f"{reward}_median_shift", median_shift(now, before, cuts.drift_window_days))
 
