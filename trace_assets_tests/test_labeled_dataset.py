@@ -38,9 +38,26 @@ def judge_script(path, body):
     return chat_reply(json.dumps({"score": score, "reasoning": "scripted"}))
 
 
+class RagasByAnswer(RagasScript):
+    """RagasScript, except that an answer saying "excellent" makes statements the contexts all
+    support, and one saying "wrong" statements they never do."""
+
+    def __call__(self, path, body):
+        if path.endswith("/chat/completions"):
+            system, user = body["messages"][0]["content"], body["messages"][-1]["content"]
+            quality = next((word for word in ("excellent", "wrong") if word in user), None)
+            if quality and "StatementGeneratorOutput" in system:
+                return chat_reply(json.dumps({"statements": [f"{quality} claim 1", f"{quality} claim 2"]}))
+            if quality and "NLIStatementOutput" in system:
+                verdict = int(quality == "excellent")
+                claims = [{"statement": f"{quality} claim {k}", "reason": "scripted", "verdict": verdict} for k in (1, 2)]
+                return chat_reply(json.dumps({"statements": claims}))
+        return super().__call__(path, body)
+
+
 @pytest.fixture
 def graph(traces_table, source_for, local_resources, openai_server, tmp_path):
-    judge_server, ragas_server = openai_server(judge_script), openai_server(RagasScript())
+    judge_server, ragas_server = openai_server(judge_script), openai_server(RagasByAnswer())
     resources = local_resources(
         source_for(traces_table),
         judge=JudgeResource(base_url=judge_server.base_url, max_retries=0),
@@ -69,13 +86,15 @@ def test_every_consented_trace_is_labeled_with_the_formula_and_its_band(graph, t
     no_contexts = trace(f"{DAY} 03:00:00", output="a good answer", metadata={"domain": "eks"})
     refused = trace(f"{DAY} 04:00:00", consent=False, input="my private question", metadata={"contexts": CONTEXTS})
     unknown = trace(f"{DAY} 05:00:00", consent=None, input="another private question")
-    table.insert([good, weak, no_contexts, refused, unknown])
+    excellent = trace(f"{DAY} 06:00:00", output="a good answer, excellent", metadata={"contexts": CONTEXTS})
+    wrong = trace(f"{DAY} 07:00:00", output="a wrong reply", metadata={"contexts": ["S3 buckets can be versioned."]})
+    table.insert([good, weak, no_contexts, refused, unknown, excellent, wrong])
 
     result = run()
     assert result.success and all(check_outcomes(result).values()), check_outcomes(result)
 
     rows = labeled_rows(resources)
-    assert set(rows) == {good["id"], weak["id"], no_contexts["id"]}
+    assert set(rows) == {good["id"], weak["id"], no_contexts["id"], excellent["id"], wrong["id"]}
     ragas_full = 0.5 * 2 / 3 + 0.3 * 0.6 + 0.2 * 1.0  # 2 of 3 statements, cosine 0.6, the one relevant context first
     assert rows[good["id"]]["ragas_reward"] == pytest.approx(ragas_full)
     assert rows[good["id"]]["final_reward"] == pytest.approx(0.6 * ragas_full + 0.4 * 0.9)
@@ -83,20 +102,43 @@ def test_every_consented_trace_is_labeled_with_the_formula_and_its_band(graph, t
     assert rows[no_contexts["id"]]["ragas_reward"] == pytest.approx(0.6)  # answer relevancy alone
     assert rows[good["id"]]["preference"] == "neutral" and rows[weak["id"]]["preference"] == "neutral"
     assert rows[no_contexts["id"]]["preference"] == "neutral"
+    # every statement supported, the relevant context first: 0.5 + 0.3*0.6 + 0.2 = 0.88
+    assert rows[excellent["id"]]["final_reward"] == pytest.approx(0.6 * 0.88 + 0.4 * 0.9)
+    assert rows[excellent["id"]]["preference"] == "preferred"
+    # no statement supported, no relevant context: 0.3*0.6 = 0.18
+    assert rows[wrong["id"]]["final_reward"] == pytest.approx(0.6 * 0.18 + 0.4 * 0.2)
+    assert rows[wrong["id"]]["preference"] == "dispreferred"
     metadata = materialization_metadata(result, "labeled_dataset")
-    assert metadata["dagster/row_count"] == 3 and (metadata["neutral"], metadata["preferred"], metadata["dispreferred"]) == (3, 0, 0)
+    assert metadata["dagster/row_count"] == 5 and (metadata["neutral"], metadata["preferred"], metadata["dispreferred"]) == (3, 1, 1)
     assert metadata["without_final_reward"] == {}
 
     sent = [body for server in (judge_server, ragas_server) for _, body in server.requests]
     assert "private question" not in json.dumps(sent, ensure_ascii=False)
 
+    # Weights are set per run (the launchpad's config of labeled_dataset): the judge alone...
+    def weights(ragas_weight, judge_weight):
+        return {"ops": {"labeled_dataset": {"config": {"ragas_weight": ragas_weight, "judge_weight": judge_weight}}}}
+
+    materialize_days(resources, DAY, assets=GRAPH, selection=[labeled_dataset], run_config=weights(0, 2))
+    judge_alone = labeled_rows(resources)
+    assert {i: (r["final_reward"], r["ragas_weight"], r["judge_weight"]) for i, r in judge_alone.items()} == {
+        i: (r["judge_score"], 0, 2) for i, r in rows.items()
+    }
+    # ...and none at all is refused before anything is written, naming the weights.
+    refused_run = materialize_days(resources, DAY, assets=GRAPH, selection=[labeled_dataset], run_config=weights(0, 0),
+                                   raise_on_error=False)
+    assert not refused_run.success
+    failures = [str(event.event_specific_data.error) for event in refused_run.all_events if event.is_step_failure]
+    assert any("sum to zero" in failure for failure in failures), failures
+    assert labeled_rows(resources) == judge_alone
+
     day_dir = tmp_path / "lake" / "labeled-dataset" / f"date={DAY}"
     assert [p.name for p in day_dir.iterdir()] == ["part-0.parquet"]
-    assert len(pandas.read_parquet(day_dir)) == 3
-    assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{day_dir}/*.parquet')").fetchall() == [(3,)]
+    assert len(pandas.read_parquet(day_dir)) == 5
+    assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{day_dir}/*.parquet')").fetchall() == [(5,)]
     datasets = pytest.importorskip("datasets")
     loaded = datasets.load_dataset("parquet", data_files=str(day_dir / "*.parquet"), split="train")
-    assert len(loaded) == 3 and "final_reward" in loaded.column_names
+    assert len(loaded) == 5 and "final_reward" in loaded.column_names
 
 
 def test_a_rerun_makes_no_requests_and_a_changed_trace_makes_only_its_own(graph):
@@ -206,7 +248,8 @@ def test_labeling_in_batches_keeps_every_consented_trace_once_and_says_why_a_rew
         "model": ["m"] * 5, "input": ["q"] * 5, "output": ["a"] * 5, "contexts": pa.array([None] * 5, pa.list_(pa.string())),
         "consent": [True, True, False, True, True],
     })
-    judged = pa.Table.from_pylist([{"trace_id": i, "judge_score": 1.0, "reasoning": "r", "error": None, "judge_model": "j",
+    judged = pa.Table.from_pylist([{"trace_id": i, "judge_score": None if i == "t1" else 1.0, "reasoning": "r",
+                                    "error": "http_500: down" if i == "t1" else None, "judge_model": "j",
                                     "prompt_version": "v"} for i in ids])
     measured = pa.Table.from_pylist([{"trace_id": i, "faithfulness": 1.0, "answer_relevancy": 1.0, "context_precision": 1.0,
                                       "ragas_reward": 1.0, "reward_note": None, "error": None, "scorer_version": "s"}
@@ -215,6 +258,7 @@ def test_labeling_in_batches_keeps_every_consented_trace_once_and_says_why_a_rew
 
     assert dataset.schema == LABELED_SCHEMA
     assert dataset.column("trace_id").to_pylist() == ["t0", "t1", "t3", "t4"]
-    assert dataset.column("final_reward").to_pylist() == [1.0, 1.0, 1.0, None]
-    assert dataset.column("final_reward_note").to_pylist()[3] == "missing ragas_reward"
+    assert dataset.column("final_reward").to_pylist() == [1.0, None, 1.0, None]
+    assert dataset.column("final_reward_note").to_pylist() == [None, "missing judge_score", None, "missing ragas_reward"]
+    assert dataset.column("judge_error").to_pylist()[1] == "http_500: down"
     assert dataset.column("ragas_error").to_pylist()[3] == "no ragas score row"
