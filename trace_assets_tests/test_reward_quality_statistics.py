@@ -168,3 +168,10 @@ def test_the_bootstrap_ranks_each_resample_as_scipy_does_ties_and_all():
         expected = [stats.spearmanr(x[p], y[p]).statistic for p in picks]
         assert resampled_spearman(x, y, picks) == pytest.approx(expected, abs=1e-12)
     assert np.isnan(resampled_spearman(np.array([1.0, 2.0]), np.array([3.0, 4.0]), np.array([[0, 0]])))[0]
+
+
+def test_the_benchmark_runs_on_a_small_day():
+    from trace_assets_tests.test_bench_smoke import run
+
+    output = run("reward_quality.py", "--traces", "400")
+    assert "400 traces, 40 with feedback" in output and "(same rhos)" in output
