@@ -39,9 +39,18 @@ class Detector:
     # Substrings one of which every match contains: a text without any of them skips the
     # (slower) Python pattern. Empty: always run it.
     needs: tuple[str, ...] = ()
+    # What must come before a match in plain text (RE2 has no look-behind): a number that
+    # continues a longer run of letters or digits is no match, so hex hashes and ids do not send
+    # their rows to Python. Not used on JSON text, where an escape (`\n`, `\uXXXX`) may stand
+    # right before a number.
+    lead: str = ""
 
     def could_match(self, text: str) -> bool:
         return not self.needs or any(needle in text for needle in self.needs)
+
+    @property
+    def text_trigger(self) -> str:
+        return f"{self.lead}(?:{self.trigger})" if self.lead else self.trigger
 
 
 def luhn_valid(digits: str) -> bool:
@@ -169,6 +178,7 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(_NUM_START + r"\d{5}(?:-|" + SEP + r")?[1-8]\d{6}" + _NUM_END),
         r"\d{6}" + TRIGGER_SEP + r"[1-8]\d{6}",
         _rrn,
+        lead=r"(?:^|[^0-9A-Za-z])",
     ),
     Detector(
         "CARD",
@@ -181,6 +191,7 @@ DETECTORS: tuple[Detector, ...] = (
         ),
         r"\d(?:" + TRIGGER_SEP + r"\d){12}",
         _card,
+        lead=r"(?:^|[^0-9A-Za-z.\-])",
     ),
     Detector(
         "PHONE",
@@ -194,18 +205,21 @@ DETECTORS: tuple[Detector, ...] = (
         # Korean mobile (010, 011, 016-019), Seoul (02), regional (031-064) and 070 numbers.
         re.compile(r"0(?<![0-9A-Za-z]0)(?:1[016789]|2|[3-6][1-5]|70)" + SEP + r"?\d{3,4}" + SEP + r"?\d{4}" + _NUM_END),
         r"0\d{1,2}" + TRIGGER_SEP + r"\d{3,4}" + TRIGGER_SEP + r"\d{4}",
+        lead=r"(?:^|[^0-9A-Za-z])",
     ),
     Detector(
         "PHONE",
         # North American numbers written with separators: (415) 555-2671, 415-555-2671.
         re.compile(r"(?:\(\d{3}\)[ .\-]?|" + _NUM_START + r"\d{2}[.\-])\d{3}[.\-]\d{4}" + _NUM_END),
         r"\d{3}\)?[ .\-]*\d{3}[.\-]\d{4}",
+        lead=r"(?:^|[^0-9A-Za-z])",
     ),
     Detector(
         "IP",
         re.compile(r"\d(?<![0-9A-Za-z.]\d)\d{0,2}(?:\.\d{1,3}){3}(?![0-9A-Za-z]|\.\d)"),
-        r"\d\.\d{1,3}\.\d{1,3}\.\d",
+        r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d",
         _ipv4,
+        lead=r"(?:^|[^0-9A-Za-z.])",
         needs=(".",),
     ),
     Detector(
@@ -219,5 +233,7 @@ DETECTORS: tuple[Detector, ...] = (
 
 PLACEHOLDERS = tuple(dict.fromkeys(f"<{detector.placeholder}>" for detector in DETECTORS))
 
-# One RE2 pattern that matches every text any detector could match.
-TRIGGER = "|".join(f"(?:{detector.trigger})" for detector in DETECTORS)
+# One RE2 pattern that matches every text any detector could match: in plain text, and in JSON
+# text (looser: no leads).
+TEXT_TRIGGER = "|".join(f"(?:{detector.text_trigger})" for detector in DETECTORS)
+JSON_TRIGGER = "|".join(f"(?:{detector.trigger})" for detector in DETECTORS)

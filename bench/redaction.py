@@ -1,0 +1,165 @@
+"""Redaction at landing: land_day with TRACE_REDACT_PII on vs off, and our detectors vs
+presidio-analyzer's pattern recognizers on look-alikes, Korean text and speed.
+
+    python bench/redaction.py --rows 1000000
+
+Landing: the day of bench/extraction.py (input ~300 chars, output ~1.5 KB, metadata with three
+~500-char contexts, four models, 10% without consent) in its own scratch database, with personal
+data added to 5% of the traces (an e-mail and a Korean mobile number in the input, a card
+number in the output); each setting lands the same day in its own process. The comparison
+prints the seconds of both and the share redaction adds (target: <= 30%).
+"""
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+
+import psycopg
+
+import extraction
+
+extraction.BENCH_DB = "trace_assets_bench_redaction"
+extraction.BENCH_URL = f"postgresql://postgres@127.0.0.1:5432/{extraction.BENCH_DB}"
+
+
+def fill(rows: int) -> None:
+    extraction.fill(rows)
+    with psycopg.connect(extraction.BENCH_URL, autocommit=True) as db:
+        db.execute(
+            "UPDATE traces SET input = input || ' 제 메일은 kim.minji@example.com, 전화 010-2345-6789 입니다', "
+            "output = output || ' 카드 4111 1111 1111 1111 로 결제' WHERE latency_ms % 20 = 1"
+        )
+        db.execute("VACUUM ANALYZE traces")
+
+
+def land(out: str, redact: bool) -> dict:
+    from trace_assets.assets.raw_traces import land_day
+    from trace_assets.resources.postgres_source import PostgresTraceSource
+    from trace_assets.resources.trace_lake import TraceLake
+
+    landing = land_day(PostgresTraceSource(database_url=extraction.BENCH_URL), TraceLake(uri=out, redact_pii=redact), extraction.DAY)
+    return {"rows": landing.files.rows, "redactions": dict(landing.redactions)}
+
+
+def child(setting: str, out: str) -> None:
+    import trace_assets.assets.raw_traces  # noqa: F401  (imports are not what is measured)
+
+    started = time.perf_counter()
+    result = land(out, setting == "on")
+    result["seconds"] = time.perf_counter() - started
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def measure(setting: str) -> dict:
+    with tempfile.TemporaryDirectory() as out:
+        run = subprocess.run([sys.executable, __file__, "--child", setting, "--out", out], capture_output=True, text=True)
+    if run.returncode != 0:
+        raise RuntimeError(f"landing with redaction {setting} failed:\n{run.stderr[-3000:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+# Personal data (must go) and look-alikes (must stay), the cases of trace_assets_tests/test_redaction.py.
+MUST_GO = {
+    "카드번호4111111111111111로 결제": "4111111111111111",
+    "card 4111 1111 1111 1111": "4111 1111 1111 1111",
+    "주민번호는9001011234568이고": "9001011234568",
+    "주민번호 900101-1234568 입니다": "900101-1234568",
+    "서버10.0.0.1접속": "10.0.0.1",
+    "server 10.0.0.1 down": "10.0.0.1",
+    "전화번호는01012345678입니다": "01012345678",
+    "+82 10 1234 5678 로 전화": "+82 10 1234 5678",
+    "휴대폰 010-1234-5678 입니다": "010-1234-5678",
+    "고객hong@example.com님께": "hong@example.com",
+    "key AKIAIOSFODNN7EXAMPLE here": "AKIAIOSFODNN7EXAMPLE",
+}
+MUST_STAY = [
+    "uuid 4111-1111-1111-1111-111111111111",
+    "uuid 41111111-1111-1111-1111-111111111111",
+    "order 1234567812345678",
+    "2026-11-27 13:34:31",
+    "epoch 1732712345678",
+    "version 1.2.3.4",
+    "sha 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+]
+
+
+def presidio_redactor():
+    """presidio-analyzer's predefined pattern recognizers, without an NLP model (AnalyzerEngine
+    itself, and EmailRecognizer's domain check through tldextract, reach the network here)."""
+    from presidio_analyzer.predefined_recognizers import (
+        CreditCardRecognizer,
+        IpRecognizer,
+        KrRrnRecognizer,
+        PhoneRecognizer,
+    )
+
+    # (presidio 2.2.366 has no recognizer for AWS keys or other secrets.)
+    recognizers = [CreditCardRecognizer(), KrRrnRecognizer(), IpRecognizer(), PhoneRecognizer(supported_regions=("KR", "US"))]
+
+    def redact(text: str) -> str:
+        spans = []
+        for recognizer in recognizers:
+            spans.extend(recognizer.analyze(text, recognizer.supported_entities))
+        for span in sorted(spans, key=lambda s: s.start, reverse=True):
+            text = text[: span.start] + f"<{span.entity_type}>" + text[span.end :]
+        return text
+
+    return redact
+
+
+def compare_libraries(sample_texts: list[str]) -> None:
+    from trace_assets.governance.redaction import redact_text
+
+    redactors = {"ours (governance/)": redact_text}
+    try:
+        redactors["presidio pattern recognizers"] = presidio_redactor()
+    except Exception as error:  # noqa: BLE001
+        print(f"presidio could not be constructed offline: {error}")
+    print(f"\n{'':32}{'PII missed':>12}{'look-alikes changed':>22}{'MB/s':>8}")
+    for name, redact in redactors.items():
+        missed = [text for text, value in MUST_GO.items() if value in redact(text)]
+        changed = [text for text in MUST_STAY if redact(text) != text]
+        started = time.perf_counter()
+        for text in sample_texts:
+            redact(text)
+        seconds = time.perf_counter() - started
+        megabytes = sum(len(t.encode()) for t in sample_texts) / 1e6
+        print(f"  {name:<30}{len(missed):>6} of {len(MUST_GO):<4}{len(changed):>12} of {len(MUST_STAY):<8}{megabytes / seconds:>8.1f}")
+        for text in missed:
+            print(f"      missed:  {text}")
+        for text in changed:
+            print(f"      changed: {text}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--child")
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.out)
+        return
+    print(f"redaction benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
+    fill(args.rows)
+    with psycopg.connect(extraction.BENCH_URL) as db:
+        outputs = [row[0] for row in db.execute("SELECT input || ' ' || output FROM traces LIMIT 2000").fetchall()]
+    off, on = measure("off"), measure("on")
+    print(f"\nN = {args.rows:,} traces ({on['rows']:,} landed), redaction counts {on['redactions']}")
+    print(f"  {'TRACE_REDACT_PII':<18}{'seconds':>9}{'rows/s':>11}{'peak RSS MB':>13}")
+    for name, result in (("off", off), ("on", on)):
+        print(f"  {name:<18}{result['seconds']:>9.1f}{result['rows'] / result['seconds']:>11,.0f}{result['peak_rss_mb']:>13,.0f}")
+    print(f"  redaction adds {100 * (on['seconds'] / off['seconds'] - 1):.0f}% to landing (target <= 30%)")
+    compare_libraries(outputs)
+    with psycopg.connect(extraction.ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {extraction.BENCH_DB} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()
