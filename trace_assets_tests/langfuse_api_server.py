@@ -976,7 +976,6 @@ def _prepared(row: dict[str, Any]) -> dict[str, Any]:
                            "updatedAt": _iso(row["updated_at"])}),
         "io": _fragment({"input": row["input"] or None, "output": row["output"] or None}),
         "metadata_full": _fragment({"metadata": {k: parse_json_prioritised(v) for k, v in metadata.items()}}),
-        "metadata_cut": _fragment({"metadata": {k: parse_json_prioritised(_cut(v)) for k, v in metadata.items()}}),
         "model": _fragment({"model": row["provided_model_name"], "internalModelId": row["model_id"],
                             "modelParameters": json.loads(params) if params else None}),
         "usage": _fragment({"usageDetails": dict(usage), "inputUsage": _reduce(usage, "input") or 0,
@@ -988,6 +987,11 @@ def _prepared(row: dict[str, Any]) -> dict[str, Any]:
         "trace_context": _fragment({"tags": list(row["tags"]), "release": row["release"],
                                     "traceName": row["trace_name"]}),
     }
+    # Most rows have no value over the cut: their cut rendering is the full one.
+    if any(v is not None and len(v) > METADATA_CUT for v in metadata.values()):
+        parts["metadata_cut"] = _fragment({"metadata": {k: parse_json_prioritised(_cut(v)) for k, v in metadata.items()}})
+    else:
+        parts["metadata_cut"] = parts["metadata_full"]
     kept = {k: v for k, v in row.items() if k not in ("input", "output", "metadata", "tool_definitions")}
     kept["_v2"] = parts
     return kept
