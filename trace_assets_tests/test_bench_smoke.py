@@ -99,3 +99,10 @@ def test_iceberg_bench_reports_pruning(rows):
 def test_whole_day_bench_runs_the_graph_and_times_each_step():
     out = run("whole_day.py", "--traces", "60", "--latency-ms", "5")
     assert "run succeeded" in out and "ragas_scores" in out and "peak RSS" in out
+
+
+def test_langfuse_sources_bench_compares_export_to_pyarrow_and_api_to_its_budget():
+    out = run("langfuse_sources.py", "--traces", "300", "--profile-traces", "200", "--api-traces", "400",
+              "--requests-per-minute", "600")
+    assert "ours / anchor" in out and "our peak RSS" in out and "assemble_trace" in out
+    assert "budget used while reading" in out and "429 answers: 0" in out
