@@ -110,14 +110,16 @@ def export_window(context, day: date, exports: list[str], rules: ExportRules, la
 
     table = iceberg.catalog().load_table(LABELED_TABLE)
     snapshot_id = table.current_snapshot().snapshot_id
-    labeled = _read_days(table, snapshot_id, present, POOL_COLUMNS)
-    anchors = _read_days(table, snapshot_id, anchor_days, POOL_COLUMNS)
-    if anchors.num_rows:
-        anchors = anchors.filter(pc.is_in(anchors["trace_id"], pa.array(sorted(anyone_published), pa.string())))
-        labeled = pa.concat_tables([labeled, anchors])
-    eval_prompts = settings.eval_prompts(lake.filesystem)
-    pool = build_pool(labeled, set(present), rules, eval_prompts)
-    del labeled, anchors
+    published_ids = pa.array(sorted(anyone_published), pa.string())
+
+    def days_read():  # lazily: one day's Arrow at a time
+        for d in present:
+            yield _read_day(table, snapshot_id, d)
+        for d in anchor_days:  # older days: only the traces a previous snapshot published
+            rows = _read_day(table, snapshot_id, d)
+            yield rows.filter(pc.is_in(rows["trace_id"], published_ids))
+
+    pool = build_pool(days_read(), set(present), rules, settings.eval_prompts(lake.filesystem))
 
     base = {
         "snapshot": day.isoformat(),
@@ -187,15 +189,11 @@ def _day_filter(days: list[date]):
     return And(And(GreaterThanOrEqual("timestamp", start.isoformat()), LessThan("timestamp", end.isoformat())), EqualTo("consent", True))
 
 
-def _read_days(table, snapshot_id: int, days: list[date], columns: list[str]) -> pa.Table:
-    """The consented rows of `days`, a day at a time (a scan's peak memory is about twice its
-    result), at the one Iceberg snapshot the whole export reads."""
-    parts = [
-        table.scan(row_filter=_day_filter([d]), selected_fields=tuple(columns), snapshot_id=snapshot_id).to_arrow()
-        for d in days
-    ]
-    parts = [part.select(columns) for part in parts]
-    return pa.concat_tables(parts) if parts else pa.schema([table.schema().as_arrow().field(c) for c in columns]).empty_table()
+def _read_day(table, snapshot_id: int, day: date) -> pa.Table:
+    """The consented rows of `day` (the POOL_COLUMNS), at the one Iceberg snapshot the whole
+    export reads; a day at a time, so only one day's Arrow is held beside the examples."""
+    scan = table.scan(row_filter=_day_filter([day]), selected_fields=tuple(POOL_COLUMNS), snapshot_id=snapshot_id)
+    return scan.to_arrow().select(POOL_COLUMNS)
 
 
 def _contexts(table, snapshot_id: int, days: list[date], examples) -> dict:

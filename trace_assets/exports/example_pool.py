@@ -8,6 +8,7 @@ exported themselves.
 """
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -34,6 +35,7 @@ class Example:
     reward: float
     conversation: Conversation
     prompt_key: str
+    answer_key: str  # the normalised answer
     in_window: bool
     group_id: str = ""
     cluster: int = -1  # examples with one cluster are duplicates of each other
@@ -66,26 +68,30 @@ class ExamplePool:
             for member in window:
                 if member is best:
                     continue
-                exact = member.prompt_key == best.prompt_key and normalise(member.conversation.answer_text) == normalise(
-                    best.conversation.answer_text
-                )
+                exact = member.prompt_key == best.prompt_key and member.answer_key == best.answer_key
                 removed["exact_duplicates" if exact else "near_duplicates"] += 1
         kept.sort(key=lambda m: (m.day, m.trace_id))
         return kept, removed
 
 
 def build_pool(
-    labeled: pa.Table, window_days: set[date], rules: ExportRules, eval_prompts: list[str] | None = None
+    labeled: pa.Table | Iterable[pa.Table],
+    window_days: set[date],
+    rules: ExportRules,
+    eval_prompts: list[str] | None = None,
 ) -> ExamplePool:
-    """The pool of `labeled` (POOL_COLUMNS of labeled_traces; rows of `window_days` are the
-    window, others anchors), filtered, grouped and clustered under `rules`."""
+    """The pool of `labeled` (POOL_COLUMNS of labeled_traces, as one table or as tables read one
+    after the other, e.g. a day at a time, so that only one is in memory beside the examples;
+    rows of `window_days` are the window, others anchors), filtered, grouped and clustered under
+    `rules`."""
     pool = ExamplePool(examples=[])
     candidates: list[Example] = []
-    for batch in labeled.select(POOL_COLUMNS).to_batches(max_chunksize=10_000):
-        for row in batch.to_pylist():
-            example = _example(row, window_days, rules, pool)
-            if example is not None:
-                candidates.append(example)
+    for table in [labeled] if isinstance(labeled, pa.Table) else labeled:
+        for batch in table.select(POOL_COLUMNS).to_batches(max_chunksize=10_000):
+            for row in batch.to_pylist():
+                example = _example(row, window_days, rules, pool)
+                if example is not None:
+                    candidates.append(example)
     if eval_prompts:
         references = [normalise(text) for text in eval_prompts]
         contaminated = near_duplicates_of(
@@ -128,6 +134,7 @@ def _example(row: dict, window_days: set[date], rules: ExportRules, pool: Exampl
         reward=row["final_reward"],
         conversation=conversation,
         prompt_key=normalise(conversation.prompt_text),
+        answer_key=normalise(conversation.answer_text),
         in_window=in_window,
     )
 
@@ -147,14 +154,14 @@ def _cluster_examples(examples: list[Example], rules: ExportRules) -> None:
     answers: dict[tuple[str, str], int] = {}  # (group, normalised answer) -> cluster
     firsts: list[Example] = []
     for example in examples:
-        key = (example.group_id, normalise(example.conversation.answer_text))
+        key = (example.group_id, example.answer_key)
         if key not in answers:
             answers[key] = len(firsts)
             firsts.append(example)
         example.cluster = answers[key]
     per_group = Counter(e.group_id for e in firsts)
     shared = [i for i, e in enumerate(firsts) if per_group[e.group_id] > 1]  # only these can be near-duplicates
-    texts = [normalise(firsts[i].conversation.answer_text) for i in shared]
+    texts = [firsts[i].answer_key for i in shared]
     roots = near_duplicate_groups(
         texts, rules.jaccard, rules.num_perm, rules.shingle_words,
         same_bucket=lambda a, b: firsts[shared[a]].group_id == firsts[shared[b]].group_id,

@@ -1,17 +1,17 @@
 """Near-duplicate texts by MinHash LSH (datasketch) over word shingles, confirmed exactly.
 
-LSH proposes candidates; each candidate pair is then confirmed by the exact Jaccard similarity of
-its two shingle sets, recomputed from the texts (only candidates pay for it, and nothing holds
-every set at once). The LSH index is tuned below the threshold, towards recall: with datasketch's
-default tuning at 0.8 (9 bands of 13 rows) a pair at exactly Jaccard 0.8 becomes a candidate only
+LSH proposes candidates; each candidate pair is then confirmed by the Jaccard similarity of its
+two shingle sets (32-bit shingle hashes, prompt_key.shingles: exact but for hash collisions),
+recomputed from the texts (only candidates pay for it, and nothing holds every set at once).
+The LSH index is tuned below the threshold, towards recall: with datasketch's default tuning at 0.8 (9 bands of 13 rows) a pair at exactly Jaccard 0.8 becomes a candidate only
 40% of the time; here the bands are cut for `threshold - 0.1` weighted 0.3/0.7 against false
 negatives (16 bands of 8 rows at 0.8), so such a pair is proposed 95% of the time and the exact
 check throws the extra candidates out (bench/exports.py measures the recall against all pairs).
 """
 
-import zlib
 from collections.abc import Callable, Sequence
 
+import numpy as np
 from datasketch import MinHash, MinHashLSH
 
 from trace_assets.exports.prompt_key import jaccard, shingles
@@ -21,10 +21,9 @@ CANDIDATE_WEIGHTS = (0.3, 0.7)  # (false positives, false negatives) for dataske
 MINHASH_BATCH = 2_000  # MinHashes alive at once while indexing
 
 
-def _hash32(shingle: bytes) -> int:
-    # zlib's CRC-32 (C, stable across processes and machines) rather than datasketch's default
-    # SHA-1: a third of the time per shingle; the permutations MinHash applies do the mixing.
-    return zlib.crc32(shingle)
+def _already_hashed(shingle):
+    # shingles arrive as 32-bit hashes (prompt_key.shingles); MinHash's permutations do the mixing
+    return shingle
 
 
 def minhash_lsh(threshold: float, num_perm: int) -> MinHashLSH:
@@ -32,8 +31,8 @@ def minhash_lsh(threshold: float, num_perm: int) -> MinHashLSH:
     return MinHashLSH(threshold=max(threshold - CANDIDATE_SLACK, 0.05), num_perm=num_perm, weights=CANDIDATE_WEIGHTS)
 
 
-def minhashes(shingle_sets: Sequence[set[bytes]], num_perm: int) -> list[MinHash]:
-    return MinHash.bulk(shingle_sets, num_perm=num_perm, hashfunc=_hash32)
+def minhashes(shingle_sets: Sequence[np.ndarray], num_perm: int) -> list[MinHash]:
+    return MinHash.bulk(shingle_sets, num_perm=num_perm, hashfunc=_already_hashed)
 
 
 class UnionFind:
@@ -71,7 +70,7 @@ def near_duplicate_groups(
         batch = [shingles(text, shingle_words) for text in texts[start : start + MINHASH_BATCH]]
         for offset, signature in enumerate(minhashes(batch, num_perm)):
             item = start + offset
-            if not batch[offset]:
+            if not batch[offset].size:
                 continue
             for other in index.query(signature):
                 if groups.find(other) == groups.find(item):
@@ -90,11 +89,11 @@ def near_duplicates_of(
     """For each of `texts`, whether some reference text has Jaccard >= `threshold` with it
     (all texts normalised): decontamination against an evaluation set."""
     index = minhash_lsh(threshold, num_perm)
-    reference_sets: list[set[bytes]] = []
+    reference_sets: list[np.ndarray] = []
     for start in range(0, len(references), MINHASH_BATCH):
         batch = [shingles(text, shingle_words) for text in references[start : start + MINHASH_BATCH]]
         for offset, signature in enumerate(minhashes(batch, num_perm)):
-            if batch[offset]:
+            if batch[offset].size:
                 index.insert(len(reference_sets), signature)
             reference_sets.append(batch[offset])
     found = []
@@ -102,7 +101,7 @@ def near_duplicates_of(
         batch = [shingles(text, shingle_words) for text in texts[start : start + MINHASH_BATCH]]
         for offset, signature in enumerate(minhashes(batch, num_perm)):
             found.append(
-                bool(batch[offset])
+                bool(batch[offset].size)
                 and any(jaccard(batch[offset], reference_sets[other]) >= threshold for other in index.query(signature))
             )
     return found
