@@ -160,6 +160,8 @@ def reward_quality_settings(environ: Mapping[str, str]) -> RewardQualitySettings
     return RewardQualitySettings(
         feedback_key=key,
         human_score_names=names,
+        # People's annotation scores come from the Langfuse API whenever it is configured, whatever the trace source.
+        human_scores=langfuse_api(environ) if langfuse_api_configured(environ) else None,
         feedback_low=low,
         feedback_high=high,
         feedback_good_at=good_at,

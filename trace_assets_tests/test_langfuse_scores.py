@@ -5,6 +5,7 @@ endpoints do (207 per event, score validation, same id updates, rate limiting)."
 
 import ast
 import base64
+import gzip
 import json
 import os
 import subprocess
@@ -21,6 +22,8 @@ from trace_assets.assets.judge_scores import judge_scores
 from trace_assets.assets.labeled_dataset import labeled_dataset
 from trace_assets.assets.langfuse_scores import langfuse_scores
 from trace_assets.assets.ragas_scores import ragas_scores
+from trace_assets.assets.reward_quality import reward_quality
+from trace_assets.environments import reward_quality_settings
 from trace_assets.io_managers.iceberg_window_io_manager import IcebergWindowIOManager
 from trace_assets.labeled_table import LABELED_SCHEMA, LABELED_TABLE
 from trace_assets.langfuse.api_client import LangfuseApiError
@@ -40,6 +43,7 @@ from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.langfuse_api_source import LangfuseApiSource
 from trace_assets.resources.offline_scorer import OfflineJudge, OfflineRagas
 from trace_assets.resources.trace_lake import TraceLake
+from trace_assets.sample_data import SAMPLE_TRACES_PATH
 from trace_assets_tests.langfuse_api_server import LangfuseApiServer
 from trace_assets_tests.materialize import INGEST, materialization_metadata
 
@@ -358,3 +362,77 @@ def test_langfuse_scores_is_in_the_graph_and_the_daily_jobs_only_when_asked_for(
     for selected in (graph, refresh, label):
         assert ("langfuse_scores" in selected) is write_scores
     assert "labeled_dataset" in refresh and "raw_traces" not in label
+
+
+# --- people's annotation scores, read back ----------------------------------------------------
+
+
+@pytest.mark.parametrize("server_kind", [LangfuseApiServer, LangfuseWithScoresV3], ids=["v2-self-hosted", "v3-cloud"])
+def test_human_annotation_scores_are_read_back_page_by_page(server_kind):
+    with server_kind() as server:
+        for i in range(130):  # more than one page of 100
+            server.add_annotation_score(f"trace-{i}", "helpfulness", float(1 + i % 5))
+        server.add_annotation_score("trace-b1", "thumbs", 1, data_type="BOOLEAN")
+        server.add_annotation_score("trace-b0", "thumbs", 0, data_type="BOOLEAN")
+        server.add_annotation_score("trace-c4", "rating", "4", data_type="CATEGORICAL")
+        server.add_annotation_score("trace-cw", "rating", "good", data_type="CATEGORICAL")
+        server.add_annotation_score("trace-t", "note", "clear and correct", data_type="TEXT")
+        server.add_annotation_score("trace-o", "helpfulness", 5.0, observation_id="generation-1")
+        server._ingestion({"batch": [{"id": "e1", "timestamp": "2026-11-01T00:00:00Z", "type": "score-create",
+                                      "body": {"traceId": "trace-api", "name": "helpfulness", "value": 1.0}}]})
+
+        scores = langfuse_api_for(server).read_human_scores(START, START + timedelta(days=1))
+
+        assert scores.schema.names == ["trace_id", "name", "value", "source", "data_type"]
+        rows = {(r["trace_id"], r["name"]): r for r in scores.to_pylist()}
+        assert len(rows) == scores.num_rows == 136 and ("trace-api", "helpfulness") not in rows, "people's scores only"
+        assert all(r["source"] == "ANNOTATION" for r in rows.values())
+        assert [rows[(f"trace-{i}", "helpfulness")]["value"] for i in range(5)] == [1.0, 2.0, 3.0, 4.0, 5.0]
+        assert (rows[("trace-b1", "thumbs")]["value"], rows[("trace-b0", "thumbs")]["value"]) == (1.0, 0.0)
+        assert rows[("trace-c4", "rating")]["value"] == 4.0 and rows[("trace-cw", "rating")]["value"] is None
+        assert rows[("trace-t", "note")]["value"] is None and rows[("trace-t", "note")]["data_type"] == "TEXT"
+        assert rows[("trace-o", "helpfulness")]["value"] == 5.0, "an annotation of a trace's observation counts for it"
+        v3 = server.requests_to("/api/public/v3/scores")
+        v2 = server.requests_to("/api/public/v2/scores")
+        if server_kind is LangfuseWithScoresV3:
+            assert [r.status for r in v3] == [200, 200] and not v2 and "cursor" in v3[1].query
+            assert v3[0].query["source"] == ["ANNOTATION"] and v3[0].query["fromTimestamp"] == ["2026-04-18T00:00:00Z"]
+        else:
+            assert [r.status for r in v3] == [404] and [r.status for r in v2] == [200, 200]
+            assert [r.query["page"] for r in v2] == [["1"], ["2"]] and v2[0].query["source"] == ["ANNOTATION"]
+
+
+def test_without_a_scores_read_endpoint_the_error_says_what_to_enable():
+    with LangfuseApiServer() as server:
+        server.fail_next("/api/public/v2/scores", status=404, body={"message": "Not Found"})
+        with pytest.raises(LangfuseApiError, match="LANGFUSE_ENABLE_SCORES_V3_API=true"):
+            langfuse_api_for(server).read_human_scores(START, START + timedelta(days=1))
+
+
+def test_reward_quality_counts_the_annotations_people_made_in_langfuse(scored_day, monkeypatch):
+    consented = sorted(row["trace_id"] for row in labeled_rows(scored_day))[:12]
+    sample = [json.loads(line) for line in gzip.open(SAMPLE_TRACES_PATH, "rt")]
+    withheld = next(r["id"] for r in sample if str(r["timestamp"]).startswith(DAY) and r["user_consent"] is False)
+    with LangfuseApiServer() as server:
+        for i, trace_id in enumerate(consented[:10]):
+            server.add_annotation_score(trace_id, "helpfulness", float(1 + i % 5))
+        server.add_annotation_score(consented[10], "helpfulness", 9.0)  # off the 1..5 scale
+        server.add_annotation_score(consented[11], "tone", 5.0)  # not a feedback name
+        server.add_annotation_score(withheld, "helpfulness", 5.0)  # no consent: never counted
+        monkeypatch.setenv("LANGFUSE_PUBLIC_KEY", server.public_key)
+        monkeypatch.setenv("LANGFUSE_SECRET_KEY", server.secret_key)
+        environ = {"LANGFUSE_HOST": server.base_url, "LANGFUSE_PUBLIC_KEY": server.public_key,
+                   "LANGFUSE_SECRET_KEY": server.secret_key, "TRACE_HUMAN_SCORE_NAMES": "helpfulness"}
+        settings = reward_quality_settings(environ)
+        assert isinstance(settings.human_scores, LangfuseApiSource), "the configured API is where annotations come from"
+        assert reward_quality_settings({}).human_scores is None
+
+        result = dg.materialize(
+            [*SCORED, reward_quality], selection=[reward_quality], partition_key=DAY,
+            resources={**scored_day, "reward_quality_settings": settings},
+        )
+        assert result.success
+        origins = materialization_metadata(result, "reward_quality")["feedback_origins"]
+        assert origins["traces_by_origin"]["score:helpfulness"] == 10
+        assert origins["unusable"] == {"score:helpfulness: outside the scale 1..5": 1}
+        assert server.requests_to("/api/public/v2/scores")[0].query["source"] == ["ANNOTATION"]

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.expressions import And, EqualTo, GreaterThanOrEqual, LessThan
 
+from trace_assets.assets.iceberg_table import iceberg_table
 from trace_assets.assets.summaries import window_text
 from trace_assets.automation.pools import JUDGE_POOL
 from trace_assets.io_managers.iceberg_window_io_manager import PARTITION_EXPR_METADATA_KEY, TABLE_METADATA_KEY
@@ -34,6 +35,7 @@ from trace_assets.resources.judge import JudgeRequest, JudgeResource
 from trace_assets.resources.reward_quality_settings import RewardQualitySettings
 from trace_assets.resources.trace_source import TraceSource
 from trace_assets.scoring.progress import ProgressLog
+from trace_assets.traces_schema import TRACES_TABLE
 
 OFFLINE_CONSISTENCY = (
     "offline scorer: deterministic, so a second pass gives the same scores; consistency here only "
@@ -49,7 +51,8 @@ HEADLINE = [
 
 
 @dg.asset(
-    ins={"labeled_dataset": dg.AssetIn(), "iceberg_table": dg.AssetIn()},
+    ins={"labeled_dataset": dg.AssetIn()},
+    deps=[iceberg_table],  # read narrowly below: only the ids and metadata of consented traces
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
     io_manager_key="iceberg_io_manager",
@@ -61,7 +64,6 @@ HEADLINE = [
 def reward_quality(
     context: dg.AssetExecutionContext,
     labeled_dataset: pa.Table,
-    iceberg_table: pa.Table,
     judge: JudgeResource,
     iceberg: IcebergWarehouse,
     trace_source: TraceSource,
@@ -73,7 +75,8 @@ def reward_quality(
     length; PSI and median shift against the trailing days; judge vs ragas. A rerun replaces the
     day's rows."""
     settings, window = reward_quality_settings, context.partition_time_window
-    feedback, origins = _feedback(iceberg_table, trace_source, settings, window, context.log)
+    traces = _consented_window(iceberg, TRACES_TABLE, window.start, window.end, ["id", "metadata_json"])
+    feedback, origins = _feedback(traces, trace_source, settings, window, context.log)
     human = human_by_trace(feedback)
     judge_identity = {"judge_scorer": judge.scorer, "judge_model": judge.model}
     rows, spent, calls = [], 0.0, 0
@@ -121,11 +124,12 @@ def reward_quality(
 
 
 def _feedback(traces: pa.Table, source, settings: RewardQualitySettings, window: dg.TimeWindow, log):
-    """The window's human feedback: metadata.<key> of its consented traces and, when the trace
-    source can read them, human scores (`read_human_scores(start, end)` -> trace_id, name, value)
-    of those traces. Returns the feedback table and the traces with feedback by origin."""
+    """The window's human feedback: metadata.<key> of its consented traces and, when the Langfuse
+    API is configured (settings.human_scores) or the trace source can read them, human scores
+    (`read_human_scores(start, end)` -> trace_id, name, value) of those traces. Returns the
+    feedback table and the traces with feedback by origin."""
     feedback, unusable = feedback_from_metadata(traces, settings.feedback_key, settings.scale)
-    read_human_scores = getattr(source, "read_human_scores", None)
+    read_human_scores = getattr(settings.human_scores or source, "read_human_scores", None)
     if callable(read_human_scores):
         scores = read_human_scores(window.start, window.end)
         consented = pa.array(traces.column("id").to_pylist(), pa.string())
@@ -164,17 +168,25 @@ def _judge_again(labeled: pa.Table, judge: JudgeResource, settings: RewardQualit
 
 
 def _trailing_rewards(iceberg: IcebergWarehouse, day_start: datetime, days: int) -> pa.Table:
-    """The rewards of the `days` days before `day_start` in the labeled table (only the columns
-    drift needs: a week of answers' text would not fit in memory at scale)."""
-    catalog = iceberg.catalog()
-    if not catalog.table_exists(LABELED_TABLE):
+    """The rewards of the `days` days before `day_start` in the labeled table."""
+    rewards = _consented_window(iceberg, LABELED_TABLE, day_start - timedelta(days=days), day_start, BASELINE_COLUMNS)
+    if rewards is None:
         return pa.table({name: pa.array([], pa.float64() if name != "model" else pa.string()) for name in BASELINE_COLUMNS})
-    start = day_start - timedelta(days=days)
+    return rewards
+
+
+def _consented_window(iceberg: IcebergWarehouse, identifier: str, start: datetime, end: datetime, columns: list[str]):
+    """Only `columns` of the rows with consent and start <= timestamp < end (None when the table
+    does not exist): a week of answers' text, or the day's, is not needed here and would not fit in
+    memory at scale. Consent is a gate here as in the IO manager."""
+    catalog = iceberg.catalog()
+    if not catalog.table_exists(identifier):
+        return None
     row_filter = And(
-        And(GreaterThanOrEqual("timestamp", start.isoformat()), LessThan("timestamp", day_start.isoformat())),
+        And(GreaterThanOrEqual("timestamp", start.isoformat()), LessThan("timestamp", end.isoformat())),
         EqualTo("consent", True),
     )
-    return catalog.load_table(LABELED_TABLE).scan(row_filter=row_filter, selected_fields=tuple(BASELINE_COLUMNS)).to_arrow()
+    return catalog.load_table(identifier).scan(row_filter=row_filter, selected_fields=tuple(columns)).to_arrow()
 
 
 def _rows_between(rows: pa.Table, start: datetime, end: datetime) -> pa.Table:

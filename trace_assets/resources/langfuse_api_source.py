@@ -5,6 +5,7 @@ import json
 from collections import defaultdict
 from datetime import date, datetime
 
+import pyarrow as pa
 from pydantic import Field, PrivateAttr
 
 from trace_assets.ingest.rejections import RejectionLog
@@ -17,6 +18,7 @@ from trace_assets.langfuse.api_pages import (
     v1_trace_pages,
     v2_observation_pages,
 )
+from trace_assets.langfuse.human_scores import read_annotation_scores
 from trace_assets.langfuse.records import span_from_observation, span_from_trace
 from trace_assets.langfuse.span_spool import SpanSpool
 from trace_assets.langfuse.spans import spans_batch
@@ -37,6 +39,11 @@ class LangfuseApiSource(LangfuseSource):
         default=60, gt=0, description="Requests a minute at most, below the plan's limit (LANGFUSE_API_REQUESTS_PER_MINUTE)."
     )
     page_limit: int = Field(default=1000, gt=0, le=1000, description="Observations per v2 page (Langfuse's maximum is 1000).")
+    human_score_days: int | None = Field(
+        default=None,
+        ge=0,
+        description="Days after a window in which people's annotation scores of its traces are read back; unset: up to now.",
+    )
 
     _version: str | None = PrivateAttr(default=None)
     _api: LangfuseApi | None = PrivateAttr(default=None)
@@ -46,6 +53,11 @@ class LangfuseApiSource(LangfuseSource):
         if self._api is None:
             self._api = LangfuseApi(self.host, self.public_key, self.secret_key, requests_per_minute=self.requests_per_minute)
         return self._api
+
+    def teardown_after_execution(self, context) -> None:
+        if self._api is not None:
+            self._api.close()
+            self._api = None
 
     def version(self, start: datetime) -> str:
         if self.api_version:
@@ -83,6 +95,13 @@ class LangfuseApiSource(LangfuseSource):
                 for item in page:
                     self._identify(span_from_trace(item), identities)
         return fingerprints_of(identities)
+
+    def read_human_scores(self, start: datetime, end: datetime) -> pa.Table:
+        """People's annotation scores (source ANNOTATION) of the window's traces: trace_id, name,
+        value, source, data_type (trace_assets.langfuse.human_scores says which endpoint and which
+        scores), made from the window's start until now (or `human_score_days` after the window); the
+        caller keeps its own traces'."""
+        return read_annotation_scores(self.api(), start, end, self.human_score_days)
 
     def _identify(self, span: dict, identities: dict) -> None:
         if span["start_time"] is None or not self.lands_environment(span["environment"]):

@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 from trace_assets.quality.feedback import FeedbackScale
 from trace_assets.quality.report import Cuts
 from trace_assets.quality.thresholds import Thresholds
+from trace_assets.resources.langfuse_api_source import LangfuseApiSource
 
 
 class RewardQualitySettings(dg.ConfigurableResource):
@@ -16,6 +17,11 @@ class RewardQualitySettings(dg.ConfigurableResource):
         default_factory=list,
         description="Names of human scores a source reads (read_human_scores) that count as feedback; "
         "empty: the feedback key (TRACE_HUMAN_SCORE_NAMES).",
+    )
+    human_scores: LangfuseApiSource | None = Field(
+        default=None,
+        description="Where people's annotation scores are read: the Langfuse API whenever it is configured "
+        "(LANGFUSE_HOST and keys); unset, the trace source when it can read them.",
     )
     feedback_low: float = Field(default=1.0, description="Worst value of the feedback scale (TRACE_FEEDBACK_SCALE).")
     feedback_high: float = Field(default=5.0, description="Best value of the feedback scale (TRACE_FEEDBACK_SCALE).")
