@@ -27,7 +27,10 @@ events.ts and observations_converters.ts) differs from /work/shared/reference/la
   lastTraceId, lastId} (garbage -> 400 "Invalid cursor format"); `parseIoAsJson=true` -> 400;
   filters `fromStartTime` (>=), `toStartTime` (<), `type`, `traceId`, `name`, `userId`,
   `sessionId`, `level`, `parentObservationId`, `isRootObservation`, `version`, `environment`
-  (repeatable); order start time desc, then trace id, then id (Langfuse orders by
+  (repeatable) and `filter` (a subset: datetime on startTime/endTime, string/stringOptions on
+  id, type, name, traceId, environment, level, version, userId, sessionId, traceName,
+  stringObject `=` on metadata keys; other conditions -> 400 naming them; applied together with
+  the plain parameters); order start time desc, then trace id, then id (Langfuse orders by
   xxHash32(trace_id); plain trace id here). No de-duplication: an updated span is served once per
   stored version until `merge_versions()` (the events table before a merge).
 - Item shape, as the converter builds it (not the fern doc's names): core fields plus `latency`
@@ -222,6 +225,49 @@ def _bool_param(query: dict[str, list[str]], name: str) -> bool | None:
     if raw not in ("true", "false"):
         raise _BadRequest([{"code": "invalid_union", "path": [name], "message": "Invalid input"}])
     return raw == "true"
+
+
+# The `filter` columns this server applies, mapped to events rows (a subset of Langfuse's).
+_FILTER_STRING_COLUMNS = {"id": "span_id", "type": "type", "name": "name", "traceId": "trace_id",
+                          "environment": "environment", "level": "level", "version": "version",
+                          "userId": "user_id", "sessionId": "session_id", "traceName": "trace_name"}
+_OPERATORS = {">": lambda a, b: a > b, "<": lambda a, b: a < b, ">=": lambda a, b: a >= b,
+              "<=": lambda a, b: a <= b, "=": lambda a, b: a == b}
+
+
+def _advanced_filter(text: str | None) -> list:
+    """The v2 `filter` parameter (a JSON list of conditions), for the conditions a trace reader
+    uses: `datetime` on startTime/endTime, `string` and `stringOptions` on the columns above,
+    `stringObject` `=` on metadata keys. Anything else is refused with a 400 naming it, so a test
+    never passes because a filter was ignored."""
+    if not text:
+        return []
+    try:
+        conditions = json.loads(text)
+    except ValueError:
+        raise _BadRequest(message="Invalid JSON in filter parameter") from None
+    if not isinstance(conditions, list):
+        raise _BadRequest([{"code": "invalid_type", "expected": "array", "path": ["filter"], "message": "Expected array"}])
+    checks = []
+    for c in conditions:
+        kind, column, op, value = c.get("type"), c.get("column"), c.get("operator"), c.get("value")
+        if kind == "datetime" and column in ("startTime", "endTime") and op in (">", "<", ">=", "<="):
+            bound = _parse_datetime("filter", str(value))
+            field_name = "start_time" if column == "startTime" else "end_time"
+            checks.append(lambda r, f=field_name, o=_OPERATORS[op], b=bound: r[f] is not None and o(r[f], b))
+        elif kind == "string" and column in _FILTER_STRING_COLUMNS and op == "=":
+            checks.append(lambda r, f=_FILTER_STRING_COLUMNS[column], v=value: r[f] == v)
+        elif kind == "stringOptions" and column in _FILTER_STRING_COLUMNS and op in ("any of", "none of"):
+            wanted = set(value or [])
+            checks.append(lambda r, f=_FILTER_STRING_COLUMNS[column], w=wanted, any_of=(op == "any of"):
+                          (r[f] in w) == any_of)
+        elif kind == "stringObject" and column == "metadata" and op == "=":
+            checks.append(lambda r, k=c.get("key"), v=value: parse_json_prioritised(r["_metadata"].get(k)) == v
+                          or r["_metadata"].get(k) == v)
+        else:
+            raise _BadRequest([{"code": "custom", "path": ["filter"],
+                                "message": f"filter condition not supported by this test server: {c}"}])
+    return checks
 
 
 def _reject_constant(name: str) -> Any:
@@ -614,6 +660,7 @@ class LangfuseApiServer:
         equals = {"trace_id": _one(query, "traceId"), "name": _one(query, "name"), "user_id": _one(query, "userId"),
                   "session_id": _one(query, "sessionId"), "parent_span_id": _one(query, "parentObservationId"),
                   "version": _one(query, "version"), "type": obs_type, "level": level}
+        advanced = _advanced_filter(_one(query, "filter"))
 
         keys, rows = self._event_index()
         with self._lock:
@@ -634,6 +681,8 @@ class LangfuseApiServer:
             if is_root is not None and (row["parent_span_id"] == "") != is_root:
                 continue
             if any(v is not None and row[k] != v for k, v in equals.items()):
+                continue
+            if advanced and not all(check(row) for check in advanced):
                 continue
             page.append(row)
             if len(page) > limit:
@@ -994,6 +1043,7 @@ def _prepared(row: dict[str, Any]) -> dict[str, Any]:
         parts["metadata_cut"] = parts["metadata_full"]
     kept = {k: v for k, v in row.items() if k not in ("input", "output", "metadata", "tool_definitions")}
     kept["_v2"] = parts
+    kept["_metadata"] = metadata
     return kept
 
 

@@ -8,6 +8,7 @@ import gzip
 import json
 import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import date, datetime, timedelta, timezone
 
@@ -588,3 +589,17 @@ def test_base_path_serves_under_a_sub_path(traces):
         client = Client(server)
         client.base = server.base_url.removesuffix("/langfuse")
         assert client.get("/api/public/v2/observations")[0] == 404
+
+
+def test_v2_filter_parameter_applies_or_refuses(v4, traces):
+    client = Client(v4)
+    conditions = [{"type": "datetime", "column": "startTime", "operator": ">=", "value": "2026-04-18T12:00:00Z"},
+                  {"type": "stringOptions", "column": "type", "operator": "any of", "value": ["GENERATION"]}]
+    query = urllib.parse.quote(json.dumps(conditions))
+    items, _ = client.all_v2(f"limit=100&fields=core&filter={query}")
+    expected = {o.id for t in traces for o in t.observations
+                if o.type == "GENERATION" and o.start_time >= datetime(2026, 4, 18, 12, tzinfo=UTC)}
+    assert {i["id"] for i in items} == expected
+    bad = urllib.parse.quote(json.dumps([{"type": "number", "column": "latency", "operator": ">", "value": 1}]))
+    status, body, _ = client.get(f"/api/public/v2/observations?filter={bad}")
+    assert status == 400 and "not supported" in body["error"][0]["message"]
