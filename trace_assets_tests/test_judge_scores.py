@@ -5,6 +5,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 
 import pytest
 
@@ -31,8 +32,9 @@ def scripted_judge(path, body):
 @pytest.fixture
 def judged(traces_table, source_for, local_resources, openai_server):
     server = openai_server(scripted_judge)
-    resources = local_resources(source_for(traces_table), judge=JudgeResource(base_url=server.base_url, max_retries=1))
-    return traces_table, server, resources
+    # A node-hour priced at 3600 USD makes the estimated cost 2 USD per second of scoring.
+    judge = JudgeResource(base_url=server.base_url, max_retries=1, fleet_nodes=2, node_hourly_usd=3600.0)
+    return traces_table, server, local_resources(source_for(traces_table), judge=judge)
 
 
 def stored_scores(resources) -> dict:
@@ -51,7 +53,9 @@ def test_every_consented_trace_gets_a_score_or_an_error_with_provenance(judged):
     unknown = trace("2026-04-18 05:00:00", consent=None, input="another private question")
     table.insert([good, partly, broken, private, unknown])
 
+    started = time.monotonic()
     result = materialize_days(resources, "2026-04-18", assets=GRAPH)
+    run_seconds = time.monotonic() - started
 
     scores = stored_scores(resources)
     assert set(scores) == {good["id"], partly["id"], broken["id"]}
@@ -67,7 +71,9 @@ def test_every_consented_trace_gets_a_score_or_an_error_with_provenance(judged):
     metadata = materialization_metadata(result, "judge_scores")
     assert (metadata["scored"], metadata["reused"], metadata["errors"]) == (3, 0, 1)
     assert metadata["errors_by_kind"] == {"http_500": 1}
-    assert metadata["tokens_in"] == 400 and metadata["estimated_cost_usd"] >= 0
+    assert metadata["tokens_in"] == 400
+    # wall time of the scoring x 2 nodes x 3600 USD an hour: 2 USD a second, within the run's time
+    assert 0 < metadata["estimated_cost_usd"] <= 2 * run_seconds
 
 
 def test_a_rerun_of_an_unchanged_day_makes_no_requests_and_one_when_one_trace_changed(judged):
