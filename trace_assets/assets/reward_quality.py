@@ -124,11 +124,12 @@ def reward_quality(
 
 
 def _feedback(traces: pa.Table, source, settings: RewardQualitySettings, window: dg.TimeWindow, log):
-    """The window's human feedback: metadata.<key> of its consented traces and, when the trace
-    source can read them, human scores (`read_human_scores(start, end)` -> trace_id, name, value)
-    of those traces. Returns the feedback table and the traces with feedback by origin."""
+    """The window's human feedback: metadata.<key> of its consented traces and, when the Langfuse
+    API is configured (settings.human_scores) or the trace source can read them, human scores
+    (`read_human_scores(start, end)` -> trace_id, name, value) of those traces. Returns the
+    feedback table and the traces with feedback by origin."""
     feedback, unusable = feedback_from_metadata(traces, settings.feedback_key, settings.scale)
-    read_human_scores = getattr(source, "read_human_scores", None)
+    read_human_scores = getattr(settings.human_scores or source, "read_human_scores", None)
     if callable(read_human_scores):
         scores = read_human_scores(window.start, window.end)
         consented = pa.array(traces.column("id").to_pylist(), pa.string())
