@@ -84,6 +84,8 @@ Test controls (all thread-safe, usable while a client runs):
 - `data_access_days`: a Langfuse Cloud plan's data-access window: v2 observation reads start no
   earlier than now minus that many days, whatever `fromStartTime` says (the route's
   `clampToDataAccessDays`; no error, old data just is not there).
+- `fail_events(predicate, status=500, message=..., error=...)`: chosen ingestion events come back
+  in the 207's `errors` (e.g. 500 "Failed to process event") and are not stored.
 - `add_annotation_score(trace_id, name, value, ...)`: a human ANNOTATION score, as the UI makes.
 - `base_path`: serve under a sub-path (`base_url` includes it), as behind a reverse proxy.
 - `add_traces(traces)`: more traces arrive (late data); `stored_scores()`: every score, as the
@@ -319,6 +321,7 @@ class LangfuseApiServer:
         self._lock = threading.RLock()
         self._faults: dict[str, deque[_Fault]] = defaultdict(deque)
         self._repeat_cursor = False
+        self._event_failure: tuple[Any, int, str, Any] | None = None
         self._windows: dict[tuple[str, str], list[float]] = {}
         self._traces: dict[str, LangfuseTrace] = {}
         self._events: list[dict[str, Any]] = []
@@ -457,6 +460,14 @@ class LangfuseApiServer:
     def slow_next(self, path: str, times: int = 1, delay_s: float = 2.0) -> None:
         with self._lock:
             self._faults[path].extend(_Fault(delay_s=delay_s) for _ in range(times))
+
+    def fail_events(self, predicate=None, status: int = 500, message: str = "Failed to process event",
+                    error: Any = "blob storage unavailable") -> None:
+        """Ingestion events for which `predicate(event)` is true come back in the 207's `errors`
+        with `status`/`message`/`error` (Langfuse's per-event failure shape) and are not stored;
+        `fail_events(None)` turns it off. E.g. `lambda e: e["body"]["traceId"] in refused`."""
+        with self._lock:
+            self._event_failure = None if predicate is None else (predicate, status, message, error)
 
     def repeat_cursor_forever(self, on: bool = True) -> None:
         with self._lock:
@@ -931,6 +942,10 @@ class LangfuseApiServer:
                 continue
             with self._lock:
                 self.ingested_events.append(event)
+                failure = self._event_failure
+                if failure is not None and failure[0](event):
+                    errors.append({"id": event_id, "status": failure[1], "message": failure[2], "error": failure[3]})
+                    continue
                 if event["type"] == "score-create":
                     issues = self._score_issues(event.get("body"))
                     if issues:

@@ -603,3 +603,15 @@ def test_v2_filter_parameter_applies_or_refuses(v4, traces):
     bad = urllib.parse.quote(json.dumps([{"type": "number", "column": "latency", "operator": ">", "value": 1}]))
     status, body, _ = client.get(f"/api/public/v2/observations?filter={bad}")
     assert status == 400 and "not supported" in body["error"][0]["message"]
+
+
+def test_fail_events_refuses_chosen_events_in_the_207(v4, traces):
+    refused = {traces[0].id}
+    v4.fail_events(lambda e: e["body"]["traceId"] in refused)
+    batch = [_score_event(f"e{i}", id=f"s-{i}", traceId=t.id, name="r", value=0.1) for i, t in enumerate(traces[:3])]
+    status, body, _ = Client(v4).request("POST", "/api/public/ingestion", {"batch": batch})
+    assert status == 207 and [e["id"] for e in body["errors"]] == ["e0"] and body["errors"][0]["status"] == 500
+    assert sorted(s["id"] for s in v4.stored_scores()) == ["s-1", "s-2"]
+    v4.fail_events(None)
+    Client(v4).request("POST", "/api/public/ingestion", {"batch": batch[:1]})
+    assert len(v4.stored_scores()) == 3
