@@ -75,3 +75,18 @@ def test_an_unknown_reason_is_refused(tmp_path):
     )
     assert not result.success
     assert "'because' is not one of request, consent_withdrawn" in str(result.failure_data_for_node("erase_users").error.cause)
+
+
+def test_an_erasure_that_starts_while_a_day_lands_leaves_the_days_files(traces_table, source_for, tmp_path):
+    from datetime import date
+
+    from trace_assets.assets.raw_traces import land_day
+    from trace_assets_tests.lake_files import landed_day
+    from trace_assets_tests.langfuse_db import trace
+
+    traces_table.insert([trace("2026-04-18 01:00:00", user_id="alice"), trace("2026-04-18 02:00:00", user_id="bob")])
+    erased = Denylist(user_hashes={subject_hash("s", "alice")}, salt="s")
+    answers = iter([Denylist(salt="s"), erased])  # empty when the landing starts, alice by its end
+    landing = land_day(source_for(traces_table), TraceLake(uri=str(tmp_path / "lake")), date(2026, 4, 18), lambda: next(answers))
+    assert landed_day(tmp_path / "lake", "2026-04-18").column("user_id").to_pylist() == ["bob"]
+    assert landing.erased_not_landed == 1 and landing.files.rows == 1
