@@ -11,7 +11,9 @@ from trace_assets.assets.ragas_scores import ragas_scores
 from trace_assets.assets.raw_traces import raw_traces
 from trace_assets.automation.daily_schedule import daily_refresh_schedule
 from trace_assets.automation.late_data_sensor import build_late_data_sensor
+from trace_assets.assets.raw_traces import SOURCE_FINGERPRINTS
 from trace_assets.automation.pools import JUDGE_POOL
+from trace_assets.resources.trace_source import EMPTY_DAY
 from trace_assets.dagster_home import prepare_dagster_home
 from trace_assets.resources.postgres_source import PostgresTraceSource
 from trace_assets_tests.langfuse_db import trace
@@ -112,6 +114,37 @@ def test_changes_outside_the_look_back_window_and_days_never_landed_are_ignored(
     assert late.tick() == []
     langfuse_database.insert([trace(at(old, "09:00:00")), trace(at(never_landed, "09:00:00"))])
     assert late.tick() == []
+
+
+def test_the_look_back_is_the_last_n_complete_days_and_the_cursor_forgets_older_ones(langfuse_database, local_resources):
+    late = LateData(langfuse_database, local_resources)  # a look-back of 7 days
+    today, edge, beyond = day_ago(0), day_ago(7), day_ago(8)
+    langfuse_database.insert([trace(at(edge, "08:00:00")), trace(at(beyond, "08:00:00"))])
+    late.land(edge)
+    late.land(beyond)
+    # Today's partition does not exist yet; record a landing of it anyway, as an early run would.
+    late.instance.report_runless_asset_event(dg.AssetMaterialization(
+        "raw_traces", partition=today.isoformat(), metadata={SOURCE_FINGERPRINTS: {today.isoformat(): EMPTY_DAY}}
+    ))
+    late.cursor = json.dumps({day_ago(30).isoformat(): "1:forgotten"})
+    assert late.tick() == []
+    assert json.loads(late.cursor) == {}, "a day older than the look-back stays in the cursor"
+
+    langfuse_database.insert([trace(at(day, "09:00:00")) for day in (today, edge, beyond)])
+    assert [request.partition_key for request in late.tick()] == [edge.isoformat()], (
+        "only the seventh day back: not the eighth, and not today's incomplete day"
+    )
+
+
+def test_a_day_whose_traces_all_vanished_is_rerun(langfuse_database, local_resources):
+    late = LateData(langfuse_database, local_resources)
+    day = day_ago(2)
+    gone = [trace(at(day, "08:00:00")), trace(at(day, "09:00:00"))]
+    langfuse_database.insert(gone)
+    late.land(day)
+    langfuse_database.execute("DELETE FROM traces WHERE id = ANY(%s)", ([row["id"] for row in gone],))
+    [request] = late.tick()
+    assert request.partition_key == day.isoformat() and request.tags["trace_assets/new_fingerprint"] == EMPTY_DAY
 
 
 def test_the_scoring_steps_share_the_judge_pool_and_the_instance_limits_it(tmp_path):
