@@ -175,8 +175,9 @@ def test_requests_are_paced_below_the_configured_rate():
         read_day(source_for(server, requests_per_minute=600, page_limit=10))
         times = [request.at for request in server.requests]
     assert len(times) >= 5
-    # Request starts are 0.1 s apart; arrivals at the server may jitter by a few milliseconds.
-    assert times[-1] - times[0] >= (len(times) - 1) * 0.1 - 0.02
+    # Request starts are at least 0.1 s apart (a sleep never ends early); an arrival at the server
+    # may lag its start on a loaded machine, which the first request's slack of one gap absorbs.
+    assert times[-1] - times[0] >= (len(times) - 2) * 0.1
 
 
 def test_day_fingerprints_change_with_a_late_trace_and_a_consent_change():
