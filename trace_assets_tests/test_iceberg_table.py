@@ -1,13 +1,18 @@
 """iceberg_table end to end on pyiceberg's SQL catalog: replacement, ranges, evolution, loading."""
 
+from datetime import datetime, timedelta, timezone
+
 import dagster as dg
 import pyarrow as pa
 import pytest
 
 from trace_assets.partitions import daily_partitions
-from trace_assets.traces_schema import TRACES_TABLE
+from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
+from trace_assets.traces_schema import LANDED_TRACE_SCHEMA, TRACES_ICEBERG_SCHEMA, TRACES_PARTITION_SPEC, TRACES_TABLE
 from trace_assets_tests.langfuse_db import trace
 from trace_assets_tests.materialize import INGEST, materialization_metadata, materialize_days
+
+DAY = datetime(2026, 4, 18, tzinfo=timezone.utc)
 
 
 def table_rows(resources) -> pa.Table:
@@ -109,3 +114,45 @@ def test_the_table_is_partitioned_by_day_model_and_consent(traces_table, source_
     assert [(field.name, str(field.transform)) for field in spec.fields] == [
         ("timestamp_day", "day"), ("model", "identity"), ("consent", "identity"),
     ]
+
+
+def day_of_traces(day: datetime, count: int, version: str) -> list[pa.RecordBatch]:
+    """`count` landed traces of `day`, one batch each."""
+    return [
+        pa.RecordBatch.from_arrays(
+            [pa.array([value], f.type) if (value := {
+                "id": f"{version}-{i}", "timestamp": day + timedelta(minutes=i), "model": "glm-5-32b", "consent": True,
+            }.get(f.name)) is not None else pa.nulls(1, f.type) for f in LANDED_TRACE_SCHEMA],
+            schema=LANDED_TRACE_SCHEMA,
+        )
+        for i in range(count)
+    ]
+
+
+def test_several_rows_per_append_chunks_are_one_commit(tmp_path):
+    warehouse = IcebergWarehouse(local_fallback_dir=str(tmp_path), rows_per_append=2)
+    table = warehouse.ensure_table(TRACES_TABLE, TRACES_ICEBERG_SCHEMA, TRACES_PARTITION_SPEC, {})
+    commits_before = len(table.metadata.metadata_log)
+    commit = warehouse.replace_window(table, "timestamp", DAY, DAY + timedelta(days=1), LANDED_TRACE_SCHEMA,
+                                      day_of_traces(DAY, 5, "v1"))
+    assert (commit.rows, commit.data_files) == (5, 3), "5 rows in chunks of 2 are three data files"
+    assert len(table.metadata.metadata_log) == commits_before + 1, "one commit (one new metadata file)"
+    assert table.current_snapshot().snapshot_id == commit.snapshot_id
+    assert table.scan().to_arrow().num_rows == 5
+
+
+def test_a_window_whose_batches_fail_midway_leaves_the_table_as_it_was(tmp_path):
+    warehouse = IcebergWarehouse(local_fallback_dir=str(tmp_path), rows_per_append=2)
+    table = warehouse.ensure_table(TRACES_TABLE, TRACES_ICEBERG_SCHEMA, TRACES_PARTITION_SPEC, {})
+    warehouse.replace_window(table, "timestamp", DAY, DAY + timedelta(days=1), LANDED_TRACE_SCHEMA, day_of_traces(DAY, 3, "v1"))
+    snapshot = table.current_snapshot().snapshot_id
+
+    def dies_after_two_chunks():
+        yield from day_of_traces(DAY, 4, "v2")  # two chunks appended inside the transaction
+        raise ConnectionError("the lake stopped answering")
+
+    with pytest.raises(ConnectionError):
+        warehouse.replace_window(table, "timestamp", DAY, DAY + timedelta(days=1), LANDED_TRACE_SCHEMA, dies_after_two_chunks())
+    reloaded = warehouse.catalog().load_table(TRACES_TABLE)
+    assert reloaded.current_snapshot().snapshot_id == snapshot
+    assert sorted(reloaded.scan().to_arrow().column("id").to_pylist()) == ["v1-0", "v1-1", "v1-2"]
