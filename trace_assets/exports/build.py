@@ -21,7 +21,10 @@ README = "README.md"
 
 @dataclass
 class SnapshotFiles:
-    files: dict  # name -> pa.Table (Parquet) | bytes | dict (manifest.json)
+    # name -> what publish_snapshot writes: a zero-argument function building a pa.Table
+    # (Parquet) or bytes, called as the file is written so one table is in memory at a time;
+    # README.md is built last, from what the tables recorded; manifest.json is a dict
+    files: dict
     counts: dict  # what the manifest's `counts` says this export built
     rows_by_split: dict[str, int]
     rows_by_model: dict[str, int]
@@ -58,12 +61,24 @@ def build_snapshot(export: str, examples: list[Example], rules: ExportRules, man
 
     by_split = {split: [item for item in items if split_of(group_of(item), rules.test_fraction, rules.split_seed) == split] for split in SPLITS}
     files: dict = {}
+    written: dict[str, pa.Table] = {}  # the empty tables of the files written: schemas for the card
+
+    def lazily(name: str, to_table, rows: list):
+        def build() -> pa.Table:
+            table = to_table(rows)
+            written[name] = table.schema.empty_table()
+            sizes[name] = (table.num_rows, table.nbytes)
+            return table
+
+        return build
+
+    sizes: dict[str, tuple[int, int]] = {}
     for prefix, to_table in formats.items():
         for split in SPLITS:
-            files[f"{prefix}{split}.parquet"] = to_table(by_split[split])
+            files[f"{prefix}{split}.parquet"] = lazily(f"{prefix}{split}.parquet", to_table, by_split[split])
     if export == DPO:
         for split in SPLITS:  # line i of conversational_<split>.jsonl is row i of conversational_<split>.parquet
-            files[f"conversational_{split}.jsonl"] = dpo.preference_jsonl(by_split[split])
+            files[f"conversational_{split}.jsonl"] = lambda rows=by_split[split]: dpo.preference_jsonl(rows)
 
     counts = _export_counts(export, items, by_split, rules)
     rows_by_model = Counter(str(model) for item in items for model in models(item))
@@ -74,11 +89,11 @@ def build_snapshot(export: str, examples: list[Example], rules: ExportRules, man
         "counts": {**manifest.get("counts", {}), **counts},
         "splits": {split: len(rows) for split, rows in by_split.items()},
         "rows_by_model": dict(sorted(rows_by_model.items())),
-        "files": {name: (table.num_rows if isinstance(table, pa.Table) else None) for name, table in files.items()},
+        "files": {name: len(by_split[name.removesuffix(".parquet").removesuffix(".jsonl").rsplit("_", 1)[-1]]) for name in files},
     }
     if export == DPO:
         manifest["pairs_by_models"] = dict(sorted(pairs_by_models.items()))
-    files[README] = _card(export, files, manifest)
+    files[README] = lambda: _card(export, written, sizes, manifest)
     files[MANIFEST] = manifest
     return SnapshotFiles(
         files=files,
@@ -132,7 +147,7 @@ _WHAT = {
 }
 
 
-def _card(export: str, files: dict, manifest: dict) -> bytes:
+def _card(export: str, tables: dict[str, pa.Table], sizes: dict[str, tuple[int, int]], manifest: dict) -> bytes:
     title, tags, what = _WHAT[export]
     # `datasets` refuses a split without rows ("corresponds to no data"), so an empty split's file
     # is written (and named in the manifest) but left out of the configs
@@ -141,7 +156,6 @@ def _card(export: str, files: dict, manifest: dict) -> bytes:
         {"config_name": "standard", "default": True, "data_files": {s: f"{s}.parquet" for s in present}},
         {"config_name": "conversational", "data_files": {s: f"conversational_{s}.parquet" for s in present}},
     ] if present else []
-    tables = {name: table for name, table in files.items() if isinstance(table, pa.Table)}
     counts = manifest["counts"]
     lines = [
         what,
@@ -193,7 +207,7 @@ def _card(export: str, files: dict, manifest: dict) -> bytes:
         "```",
         "",
     ]
-    return dataset_card(title, configs, tables, "\n".join(lines), tags)
+    return dataset_card(title, configs, tables, sizes, "\n".join(lines), tags)
 
 
 def _compact(counts: dict) -> str:

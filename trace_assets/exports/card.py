@@ -6,10 +6,10 @@ import yaml
 
 
 def dataset_card(
-    title: str, configs: list[dict], tables: dict[str, pa.Table], body: str, tags: list[str]
+    title: str, configs: list[dict], tables: dict[str, pa.Table], sizes: dict[str, tuple[int, int]], body: str, tags: list[str]
 ) -> bytes:
     """`configs`: [{"config_name", "data_files": {split: file name}, "default"?}]. `tables` gives
-    each Parquet file's table, for its features and row count."""
+    each Parquet file's schema (as a table, empty or not), `sizes` its rows and Arrow bytes."""
     header_configs, infos = [], []
     for config in configs:
         entry = {"config_name": config["config_name"]}
@@ -24,7 +24,7 @@ def dataset_card(
                     "config_name": config["config_name"],
                     "features": [arrow_feature(field) for field in first.schema],
                     "splits": [
-                        {"name": split, "num_bytes": tables[path].nbytes, "num_examples": tables[path].num_rows}
+                        {"name": split, "num_bytes": sizes[path][1], "num_examples": sizes[path][0]}
                         for split, path in config["data_files"].items()
                     ],
                 }

@@ -35,7 +35,7 @@ class Example:
     reward: float
     conversation: Conversation
     prompt_key: str
-    answer_key: str  # the normalised answer
+    answer_key: str  # hash of the normalised answer (the text itself is in `conversation`)
     in_window: bool
     group_id: str = ""
     cluster: int = -1  # examples with one cluster are duplicates of each other
@@ -134,7 +134,7 @@ def _example(row: dict, window_days: set[date], rules: ExportRules, pool: Exampl
         reward=row["final_reward"],
         conversation=conversation,
         prompt_key=normalise(conversation.prompt_text),
-        answer_key=normalise(conversation.answer_text),
+        answer_key=key_hash(normalise(conversation.answer_text)),
         in_window=in_window,
     )
 
@@ -151,7 +151,7 @@ def _group_prompts(examples: list[Example], rules: ExportRules) -> None:
 
 def _cluster_examples(examples: list[Example], rules: ExportRules) -> None:
     """Examples of one prompt group whose answers are equal or near-duplicates form one cluster."""
-    answers: dict[tuple[str, str], int] = {}  # (group, normalised answer) -> cluster
+    answers: dict[tuple[str, str], int] = {}  # (group, answer hash) -> cluster
     firsts: list[Example] = []
     for example in examples:
         key = (example.group_id, example.answer_key)
@@ -161,7 +161,7 @@ def _cluster_examples(examples: list[Example], rules: ExportRules) -> None:
         example.cluster = answers[key]
     per_group = Counter(e.group_id for e in firsts)
     shared = [i for i, e in enumerate(firsts) if per_group[e.group_id] > 1]  # only these can be near-duplicates
-    texts = [firsts[i].answer_key for i in shared]
+    texts = [normalise(firsts[i].conversation.answer_text) for i in shared]
     roots = near_duplicate_groups(
         texts, rules.jaccard, rules.num_perm, rules.shingle_words,
         same_bucket=lambda a, b: firsts[shared[a]].group_id == firsts[shared[b]].group_id,

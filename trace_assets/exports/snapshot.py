@@ -28,10 +28,11 @@ def snapshot_dir(asset_root: str, day: date) -> str:
     return f"{asset_root}/{SNAPSHOT_FOLDER}{day.isoformat()}"
 
 
-def publish_snapshot(fs: pafs.FileSystem, folder: str, files: Mapping[str, pa.Table | bytes | dict]) -> list[str]:
+def publish_snapshot(fs: pafs.FileSystem, folder: str, files: Mapping[str, object]) -> list[str]:
     """Replace the snapshot `folder` by `files` (name -> Arrow table written as Parquet, bytes
-    written as they are, dict written as JSON). `files` must hold `manifest.json`. Returns the
-    names written."""
+    written as they are, dict written as JSON, or a zero-argument function returning one of
+    those, called when its file is written, in the mapping's order). `files` must hold
+    `manifest.json`. Returns the names written."""
     if MANIFEST not in files:
         raise ValueError(f"a snapshot needs its {MANIFEST}: got {sorted(files)}")
     asset_root, name = folder.rstrip("/").rsplit("/", 1)
@@ -96,6 +97,8 @@ def read_trace_ids(fs: pafs.FileSystem, folder: str) -> set[str]:
 
 
 def _write(fs: pafs.FileSystem, path: str, content) -> None:
+    if callable(content):
+        content = content()
     if isinstance(content, pa.Table):
         pq.write_table(content, path, filesystem=fs, compression="zstd")
         return
