@@ -38,7 +38,7 @@ def run_graph(tmp_path, variables: dict) -> list[dict]:
     dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
     completed = subprocess.run(
         [dagster, "asset", "materialize", "-m", "trace_assets.definitions", "--partition", DAY.isoformat(), "--select", ASSETS],
-        capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path,
+        capture_output=True, text=True, timeout=1200, env=env, cwd=tmp_path,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     table = IcebergWarehouse(local_fallback_dir=str(tmp_path / "lake" / "iceberg")).catalog().load_table(LABELED_TABLE)
