@@ -212,9 +212,10 @@ class RefusingServer(LangfuseApiServer):
         return status, answer, headers
 
 
-def langfuse_api_for(server: LangfuseApiServer) -> LangfuseApiSource:
+def langfuse_api_for(server: LangfuseApiServer, **settings) -> LangfuseApiSource:
     return LangfuseApiSource(
-        host=server.base_url, public_key=server.public_key, secret_key=server.secret_key, requests_per_minute=6000
+        **{"host": server.base_url, "public_key": server.public_key, "secret_key": server.secret_key,
+           "requests_per_minute": 6000, **settings}
     )
 
 
@@ -239,10 +240,11 @@ def labeled_rows(resources) -> list[dict]:
     return resources["iceberg"].catalog().load_table(LABELED_TABLE).scan().to_arrow().to_pylist()
 
 
-def post_scores(resources, server: LangfuseApiServer, instance: dg.DagsterInstance | None = None):
+def post_scores(resources, server: LangfuseApiServer, instance: dg.DagsterInstance | None = None, **settings):
+    langfuse_api = langfuse_api_for(server, **settings)
     return dg.materialize(
         [*SCORED, langfuse_scores], selection=[langfuse_scores], partition_key=DAY, raise_on_error=False,
-        resources={**resources, "langfuse_api": langfuse_api_for(server)}, instance=instance,
+        resources={**resources, "langfuse_api": langfuse_api}, instance=instance,
     )
 
 
@@ -314,6 +316,17 @@ def test_a_429_from_the_ingestion_endpoint_is_waited_out_and_retried(scored_day)
         assert metadata["retries"] == {"http_429": 2}
         assert [r.status for r in server.requests_to(INGESTION)][:3] == [429, 429, 207]
         assert len(server.stored_scores()) == metadata["scores_posted"] == 3 * len(labeled_rows(scored_day))
+
+
+def test_keys_langfuse_refuses_stop_the_step_at_once_with_a_message_about_them(scored_day):
+    with LangfuseApiServer() as server:
+        result = post_scores(scored_day, server, secret_key="sk-lf-revoked")
+        assert not result.success
+        failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+        assert "LangfuseAuthError" in failure.event_specific_data.error.to_string()
+        assert "the keys were refused" in failure.event_specific_data.error.to_string()
+        assert [r.status for r in server.requests_to(INGESTION)] == [401], "no retry storm"
+        assert not server.stored_scores()
 
 
 def test_null_rewards_of_the_day_post_nothing(scored_day):
