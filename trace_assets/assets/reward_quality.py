@@ -101,7 +101,7 @@ def reward_quality(
         metadata={
             "window": window_text(window),
             "dagster/row_count": report.num_rows,
-            **{name: float(everything[name]) for name in HEADLINE if everything[name] is not None},
+            **{name: everything[name] for name in HEADLINE if everything[name] is not None},  # ints and floats: plotted
             "rewarded": everything["rewarded"],
             "null_reasons": dg.MetadataValue.json(json.loads(everything["null_reasons"])),
             "by_model": dg.MetadataValue.md(_by_model_table(rows)),
