@@ -177,8 +177,11 @@ def test_erase_users_removes_every_trace_of_the_user(world):
     # The audit log: hashes and counts, no personal data, and the user denylisted.
     audit = tables[ERASURES_TABLE].scan().to_arrow().to_pylist()
     assert {row["status"] for row in audit} == {"started", "completed"}
-    assert {row["subject_hash"] for row in audit} == {subject_hash(SALT, ALICE)}
-    completed = next(row for row in audit if row["status"] == "completed")
+    users = [row for row in audit if row["subject_kind"] == "user_id"]
+    assert {row["subject_hash"] for row in users} == {subject_hash(SALT, ALICE)}
+    traces = {row["subject_hash"] for row in audit if row["subject_kind"] == "trace_id"}
+    assert traces == {subject_hash(SALT, trace_id) for trace_id in world["alice"]}
+    completed = next(row for row in users if row["status"] == "completed")
     removed = json.loads(completed["rows_removed"])
     assert removed["lake/langfuse-traces"] == 4 and removed["training_data.langfuse_traces"] == 4
     assert removed["training_data.judge_scores"] == 4 and removed["training_data.labeled_traces"] == 4
@@ -199,3 +202,109 @@ def test_erasing_a_user_with_no_rows_is_logged_with_zero_counts(world):
     completed = [row for row in audit if row["status"] == "completed"]
     assert len(completed) == 1 and json.loads(completed[0]["rows_removed"]) == {}
     assert _namespace_tables(world["warehouse"])["training_data.langfuse_traces"].scan().to_arrow().num_rows == 10
+
+
+def _local_world(tmp_path, traces_table, source_for, rows=None):
+    lake = TraceLake(uri=str(tmp_path / "lake"), erasure_salt=SALT)
+    warehouse = IcebergWarehouse(local_fallback_dir=str(tmp_path / "lake" / "iceberg"))
+    rows = rows or _traces()
+    traces_table.insert(rows)
+    resources = {
+        "trace_source": source_for(traces_table),
+        "trace_lake": lake,
+        "iceberg": warehouse,
+        "iceberg_io_manager": IcebergWindowIOManager(warehouse=warehouse),
+        "judge": OfflineJudge(),
+        "ragas": OfflineRagas(),
+    }
+    for day in DAYS:
+        materialize_days(resources, day, assets=GRAPH)
+    return {
+        "resources": resources,
+        "lake": lake,
+        "warehouse": warehouse,
+        "fs": pafs.LocalFileSystem(),
+        "roots": [str(tmp_path / "lake")],
+        "alice": [row["id"] for row in rows if row["user_id"] == ALICE],
+        "rows": rows,
+        "table": traces_table,
+    }
+
+
+def test_an_interrupted_erasure_is_completed_by_a_rerun_and_the_log_says_so(tmp_path, traces_table, source_for, monkeypatch):
+    world = _local_world(tmp_path, traces_table, source_for)
+    import trace_assets.governance.erasure as erasure
+
+    real = erasure.erase_from_table
+    done = []
+
+    def dies_after_the_first_table(table, name, *args, **kwargs):
+        if done:
+            raise OSError("the pod was evicted")  # the machine going away halfway
+        done.append(name)
+        return real(table, name, *args, **kwargs)
+
+    monkeypatch.setattr(erasure, "erase_from_table", dies_after_the_first_table)
+    first = erase_users_job.execute_in_process(
+        run_config={"ops": {"erase_users": {"config": {"user_ids": [ALICE], "orphan_min_age_minutes": 0}}}},
+        resources={"trace_lake": world["lake"], "iceberg": world["warehouse"]},
+        raise_on_error=False,
+    )
+    assert not first.success
+    audit = _namespace_tables(world["warehouse"])[ERASURES_TABLE].scan().to_arrow().to_pylist()
+    assert {row["status"] for row in audit} == {"started"}  # the log says it is not complete
+    assert _leaks(world)  # some tables still hold her
+    # Already denylisted: a landing meanwhile keeps her out.
+    landed = materialize_days(world["resources"], DAYS[0])
+    assert materialization_metadata(landed, "raw_traces")["erased_not_landed"] == 2
+
+    monkeypatch.setattr(erasure, "erase_from_table", real)
+    second = _erase(world, user_ids=[ALICE])
+    assert second.success
+    assert _leaks(world) == []
+    audit = _namespace_tables(world["warehouse"])[ERASURES_TABLE].scan().to_arrow().to_pylist()
+    completed = [row for row in audit if row["status"] == "completed" and row["subject_kind"] == "user_id"]
+    assert len(completed) == 1 and completed[0]["note"] == f"completes interrupted erasure(s) {first.run_id}"
+
+
+def test_a_withdrawn_consent_leaves_every_table_at_the_next_run_and_history_at_expiry(tmp_path, traces_table, source_for):
+    world = _local_world(tmp_path, traces_table, source_for)
+    withdrawn = world["alice"][0]
+    world["table"].execute("UPDATE {} SET user_consent = false WHERE id = %s".format(world["table"].name), (withdrawn,))
+    materialize_days(world["resources"], DAYS[0], assets=GRAPH)  # what the late-data sensor requests
+
+    tables = _namespace_tables(world["warehouse"])
+    for name, id_column in [
+        ("training_data.langfuse_traces", "id"),
+        ("training_data.judge_scores", "trace_id"),
+        ("training_data.ragas_scores", "trace_id"),
+        ("training_data.labeled_traces", "trace_id"),
+    ]:
+        assert withdrawn not in tables[name].scan().to_arrow().column(id_column).to_pylist(), name
+    lake_ids = [
+        value
+        for path, text in _everything_written(world["fs"], [f"{world['lake'].root}/langfuse-traces"])
+        for value in [withdrawn]
+        if value in text
+    ]
+    assert lake_ids == []
+    # Older snapshots still hold it until they expire.
+    history = tables["training_data.langfuse_traces"]
+    assert any(
+        withdrawn in history.scan(snapshot_id=s.snapshot_id, selected_fields=("id",)).to_arrow().column("id").to_pylist()
+        for s in history.snapshots()
+    )
+
+    from trace_assets.snapshot_expiry_job import expire_snapshots_job
+
+    expired = expire_snapshots_job.execute_in_process(
+        run_config={"ops": {"expire_snapshots": {"config": {"retention_days": 0, "orphan_min_age_minutes": 0}}}},
+        resources={"iceberg": world["warehouse"]},
+    )
+    assert expired.success
+    for name, table in _namespace_tables(world["warehouse"]).items():
+        columns = [c for c in identifying_columns(f.name for f in table.schema().fields) if c != "user_id"]
+        for snapshot in table.snapshots():
+            rows = table.scan(snapshot_id=snapshot.snapshot_id, selected_fields=tuple(columns)).to_arrow()
+            assert all(withdrawn not in rows.column(c).to_pylist() for c in rows.column_names), name
+    assert not [path for path, text in _everything_written(world["fs"], world["roots"]) if withdrawn in text]

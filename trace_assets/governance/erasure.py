@@ -1,8 +1,8 @@
 """An erasure from end to end: audit log, lake files, Iceberg tables and their history.
 
-Order, and why: the `started` rows go into the audit log first, so the subjects are denylisted
-(landing keeps them out) before anything is removed; the trace ids are gathered from the lake
-and the tables; the lake's files are rewritten; each Iceberg table is cleaned with its history;
+Order, and why: the trace ids are gathered from the lake and the tables; the `started` rows go
+into the audit log before anything is removed, so the subjects are denylisted (landing keeps them
+out) and a rerun knows every trace id by its hash; the lake's files are rewritten; each Iceberg table is cleaned with its history;
 the `completed` rows go in last. Every step is idempotent, so an erasure that stopped anywhere is
 completed by running it again with the same ids, and the log says which erasure the rerun
 completed.
@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from pyiceberg.catalog import Catalog
@@ -79,20 +80,27 @@ def erase(
     orphan_min_age: timedelta = timedelta(hours=1),
 ) -> ErasureReport:
     reason_checked(reason)
-    subjects = targets.subjects(salt)
     catalog.create_namespace_if_not_exists(ERASURES_TABLE.rsplit(".", 1)[0])
     audit = catalog.create_table_if_not_exists(ERASURES_TABLE, schema=ERASURES_ICEBERG_SCHEMA)
-    hashes = {digest for _, digest in subjects}
-    completes = sorted(eid for eid, open_hashes in interrupted(audit).items() if hashes & set(open_hashes) and eid != erasure_id)
+    user_hashes = {digest for _, digest in targets.subjects(salt)}
+    open_erasures = {eid: set(hashes) for eid, hashes in interrupted(audit).items() if eid != erasure_id}
+    completes = sorted(eid for eid, hashes in open_erasures.items() if user_hashes & hashes)
+    targets.salt = salt
+    targets.trace_hashes = set().union(*(open_erasures[eid] for eid in completes)) if completes else set()
     note = f"completes interrupted erasure(s) {', '.join(completes)}" if completes else None
-    audit.append(log_rows(erasure_id, subjects, reason, STARTED, salt, note=note))
 
     tables = {".".join(identifier): catalog.load_table(identifier) for identifier in catalog.list_tables(namespace)}
     tables.pop(ERASURES_TABLE, None)
     warehouse_dirs = tuple(_path_in(lake_fs, table.location()) for table in tables.values())
     _find_trace_ids(targets, tables, lake_fs, lake_root, warehouse_dirs)
+    # Logged before anything is removed: from here on landing keeps them out, and a rerun after
+    # an interruption knows every trace id of theirs by its hash.
+    subjects = targets.subjects(salt)
+    audit.append(log_rows(erasure_id, subjects, reason, STARTED, salt, note=note))
 
-    report = ErasureReport(erasure_id, len(subjects), len(targets.trace_ids), LakeOutcome(), completes=completes)
+    report = ErasureReport(
+        erasure_id, len(targets.user_ids) + len(targets.requested_trace_ids), len(targets.trace_ids), LakeOutcome(), completes=completes
+    )
     _erase_lake(lake_fs, lake_root, targets, warehouse_dirs, report, orphan_min_age)
     for name, table in sorted(tables.items()):
         if not identifying_columns(f.name for f in table.schema().fields):
@@ -108,22 +116,29 @@ def erase(
 
 
 def _find_trace_ids(targets: ErasureTargets, tables: dict, fs, root: str, skip: tuple[str, ...]) -> None:
-    """Every trace id of the erased users: from the tables with `user_id` and from the lake's
-    files with `user_id` (a day landed but not yet in the table counts too)."""
-    if not targets.user_ids:
-        return
+    """Every trace id of the erased users: from the tables and the lake's files with `user_id` (a
+    day landed but not yet in the table counts too), and, when completing an interrupted erasure,
+    every trace id anywhere that hashes to one it recorded."""
     users = sorted(targets.user_ids)
     for table in tables.values():
         names = {f.name for f in table.schema().fields}
-        if "user_id" in names and ("id" in names or "trace_id" in names) and table.current_snapshot() is not None:
-            id_column = "id" if "id" in names else "trace_id"
+        id_column = "id" if "id" in names else "trace_id" if "trace_id" in names else None
+        if id_column is None or table.current_snapshot() is None:
+            continue
+        if users and "user_id" in names:
             rows = table.scan(row_filter=In("user_id", users), selected_fields=(id_column, "user_id")).to_arrow()
             targets.learn_traces(rows)
+        if targets.trace_hashes:
+            ids = table.scan(selected_fields=(id_column,)).to_arrow().column(id_column)
+            targets.erased_traces([value for value in pc.unique(ids).to_pylist() if value is not None])
     for path in parquet_files(fs, root, skip):
         parquet = pq.ParquetFile(path, filesystem=fs)
         names = parquet.schema_arrow.names
-        if "user_id" in names and ("id" in names or "trace_id" in names):
+        if users and "user_id" in names and ("id" in names or "trace_id" in names):
             targets.learn_traces(parquet.read(columns=["user_id", "id" if "id" in names else "trace_id"]))
+        elif targets.trace_hashes and ("id" in names or "trace_id" in names):
+            column = parquet.read(columns=["id" if "id" in names else "trace_id"]).column(0)
+            targets.erased_traces([value for value in pc.unique(column).to_pylist() if value is not None])
 
 
 def _erase_lake(fs, root: str, targets: ErasureTargets, skip, report: ErasureReport, orphan_min_age: timedelta) -> None:

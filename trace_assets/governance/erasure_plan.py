@@ -17,6 +17,10 @@ class ErasureTargets:
     trace_ids: set[str] = field(default_factory=set)
     # Trace ids given in the request: they are denylisted on their own (a trace may have no user).
     requested_trace_ids: frozenset[str] = frozenset()
+    # Keyed hashes of trace ids an interrupted erasure of the same people recorded: rows whose
+    # trace id hashes to one of them are theirs, even where nothing else says so any more.
+    trace_hashes: set[str] = field(default_factory=set)
+    salt: str | None = None
 
     @classmethod
     def of(cls, user_ids, trace_ids=()) -> "ErasureTargets":
@@ -37,17 +41,20 @@ class ErasureTargets:
     def mask(self, rows) -> pa.Array | None:
         """Which of `rows` are the erased users' (by user id or trace id); None when the rows have
         no column that says whose they are."""
-        return subject_mask(
-            rows,
-            lambda users: [user for user in users if user in self.user_ids],
-            lambda traces: [trace for trace in traces if trace in self.trace_ids],
-        )
+        return subject_mask(rows, lambda users: [user for user in users if user in self.user_ids], self.erased_traces)
+
+    def erased_traces(self, traces: list[str]) -> list[str]:
+        """The erased ones among `traces`; those known only by hash join `trace_ids`."""
+        if self.trace_hashes:
+            self.trace_ids.update(t for t in traces if t not in self.trace_ids and subject_hash(self.salt or "", t) in self.trace_hashes)
+        return [trace for trace in traces if trace in self.trace_ids]
 
     def subjects(self, salt: str) -> list[tuple[str, str]]:
-        """(kind, keyed hash) of every subject the audit log records: the users, and the trace ids
-        the request named."""
+        """(kind, keyed hash) of every subject the audit log records: the users and every trace id
+        of theirs found (and asked for). The trace hashes let a rerun find rows that nothing but
+        their trace id ties to the person any more (a score row, once the trace is gone)."""
         return [(USER, subject_hash(salt, user)) for user in sorted(self.user_ids)] + [
-            (TRACE, subject_hash(salt, trace)) for trace in sorted(self.requested_trace_ids)
+            (TRACE, subject_hash(salt, trace)) for trace in sorted(self.trace_ids)
         ]
 
 
