@@ -113,6 +113,12 @@ def presidio_redactor():
     return redact
 
 
+def _presidio_lacks(text: str) -> bool:
+    """Cases presidio is not asked about: e-mail (its EmailRecognizer fetches the public-suffix
+    list at run time, which fails here) and secrets (it has no recognizer for them)."""
+    return "@" in text or "AKIA" in text
+
+
 def compare_libraries(sample_texts: list[str]) -> None:
     from trace_assets.governance.redaction import redact_text
 
@@ -123,14 +129,15 @@ def compare_libraries(sample_texts: list[str]) -> None:
         print(f"presidio could not be constructed offline: {error}")
     print(f"\n{'':32}{'PII missed':>12}{'look-alikes changed':>22}{'MB/s':>8}")
     for name, redact in redactors.items():
-        missed = [text for text, value in MUST_GO.items() if value in redact(text)]
+        cases = {t: v for t, v in MUST_GO.items() if name.startswith("ours") or not _presidio_lacks(t)}
+        missed = [text for text, value in cases.items() if value in redact(text)]
         changed = [text for text in MUST_STAY if redact(text) != text]
         started = time.perf_counter()
         for text in sample_texts:
             redact(text)
         seconds = time.perf_counter() - started
         megabytes = sum(len(t.encode()) for t in sample_texts) / 1e6
-        print(f"  {name:<30}{len(missed):>6} of {len(MUST_GO):<4}{len(changed):>12} of {len(MUST_STAY):<8}{megabytes / seconds:>8.1f}")
+        print(f"  {name:<30}{len(missed):>6} of {len(cases):<4}{len(changed):>12} of {len(MUST_STAY):<8}{megabytes / seconds:>8.1f}")
         for text in missed:
             print(f"      missed:  {text}")
         for text in changed:
