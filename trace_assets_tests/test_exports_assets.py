@@ -7,6 +7,7 @@ import re
 
 import dagster as dg
 import datasets
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
@@ -20,6 +21,7 @@ from trace_assets.io_managers.iceberg_window_io_manager import IcebergWindowIOMa
 from trace_assets.resources.export_settings import ExportSettings
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.judge import JudgeResource
+from trace_assets.resources.postgres_source import PostgresTraceSource
 from trace_assets.resources.ragas_scorer import RagasResource
 from trace_assets.resources.trace_lake import TraceLake
 from trace_assets_tests.conftest import ADMIN_DATABASE_URL
@@ -95,8 +97,6 @@ def labeled_window(tmp_path_factory):
     judge_server, ragas_server = OpenAIServer(judge_script), OpenAIServer(RagasScript())
     lake = tmp_path_factory.mktemp("exports") / "lake"
     warehouse = IcebergWarehouse(local_fallback_dir=str(lake / "iceberg"))
-    from trace_assets.resources.postgres_source import PostgresTraceSource
-
     resources = {
         "trace_source": PostgresTraceSource(database_url=table.database_url, table=table.name),
         "trace_lake": TraceLake(uri=str(lake)),
@@ -209,10 +209,24 @@ def test_an_example_already_published_from_an_older_day_is_not_published_again(l
 
 
 def read_manifest_local(folder):
-    import pyarrow.fs as pafs
-
     return read_manifest(pafs.LocalFileSystem(), str(folder))
 
 
 def trace_ids_in(folder) -> set[str]:
     return {i for path in folder.glob("*.parquet") for ids in pq.read_table(path).column("trace_ids").to_pylist() for i in ids}
+
+
+def test_snapshots_publish_to_an_s3_lake_and_load_from_it(labeled_window, s3_bucket, s3_endpoint):
+    resources, instance, _, _ = labeled_window
+    s3_lake = TraceLake(uri=f"s3://{s3_bucket}/lake", s3_endpoint_url=s3_endpoint, s3_region="us-east-1")
+    result = export(
+        {**resources, "trace_lake": s3_lake}, instance, DAYS[2], settings=ExportSettings(test_fraction=0.5, max_tokens=1000)
+    )
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert result.success and len(checks) == 8 and all(checks.values()), checks
+    fs, folder = s3_lake.filesystem, f"{s3_bucket}/lake/exports/dpo_pairs/snapshot={DAYS[2]}"
+    assert read_manifest(fs, folder)["window"]["source_days"] == DAYS
+    names = {info.base_name for info in fs.get_file_info(pafs.FileSelector(folder))}
+    assert {"train.parquet", "conversational_test.jsonl", "README.md", "manifest.json"} <= names
+    pairs = pq.read_table(f"{folder}/train.parquet", filesystem=fs)
+    assert pairs.num_rows > 0 and "trace_ids" in pairs.column_names
