@@ -122,9 +122,10 @@ def test_the_look_back_is_the_last_n_complete_days_and_the_cursor_forgets_older_
     langfuse_database.insert([trace(at(edge, "08:00:00")), trace(at(beyond, "08:00:00"))])
     late.land(edge)
     late.land(beyond)
-    # Today's partition does not exist yet; record a landing of it anyway, as an early run would.
+    # Today's partition does not exist yet; record a landing of it anyway, as an early run would,
+    # with a fingerprint today's traces will never match.
     late.instance.report_runless_asset_event(dg.AssetMaterialization(
-        "raw_traces", partition=today.isoformat(), metadata={SOURCE_FINGERPRINTS: {today.isoformat(): EMPTY_DAY}}
+        "raw_traces", partition=today.isoformat(), metadata={SOURCE_FINGERPRINTS: {today.isoformat(): "1:stale"}}
     ))
     late.cursor = json.dumps({day_ago(30).isoformat(): "1:forgotten"})
     assert late.tick() == []

@@ -10,6 +10,7 @@ import dagster as dg
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
+from trace_assets.assets.raw_traces import raw_traces
 from trace_assets.environments import build_resources
 from trace_assets.ingest.hive_day import LAKE_PARTITIONING
 from trace_assets.traces_schema import TRACES_TABLE
@@ -77,5 +78,23 @@ def test_the_dagster_cli_materializes_a_day_with_only_the_documented_variables(
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert len(bucket_keys(s3_endpoint, s3_bucket, "training-data-lake/langfuse-traces/date=2026-04-18/")) == 2
     with dg.DagsterInstance.get() as instance:
-        assert instance.get_latest_materialization_event(dg.AssetKey("iceberg_table")) is not None
+        for asset, rows in (("raw_traces", 2), ("iceberg_table", 2)):
+            event = instance.get_latest_materialization_event(dg.AssetKey(asset))
+            materialization = event.asset_materialization
+            assert (materialization.partition, materialization.metadata["dagster/row_count"].value) == ("2026-04-18", rows)
     assert langfuse_database.database_url not in completed.stdout + completed.stderr, "no secret in the run log"
+
+
+def test_the_generic_aws_endpoint_url_reaches_the_lake_when_no_s3_one_is_set(
+    monkeypatch, langfuse_database, s3_bucket, s3_endpoint, iceberg_catalog_on_s3
+):
+    langfuse_database.insert([trace("2026-04-18 03:15:00")])
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("LANGFUSE_DATABASE_URL", langfuse_database.database_url)
+    resources = build_resources({**os.environ, "TRACE_LAKE_URI": f"s3://{s3_bucket}/lake"})
+    assert resources["trace_lake"].s3_endpoint_url == s3_endpoint
+    materialize_days(resources, "2026-04-18", assets=[raw_traces])
+    assert bucket_keys(s3_endpoint, s3_bucket, "lake/") == [
+        "lake/langfuse-traces/date=2026-04-18/model=glm-5-32b/consent=true/part-0.parquet"
+    ]
