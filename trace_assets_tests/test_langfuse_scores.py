@@ -26,7 +26,8 @@ from trace_assets.assets.reward_quality import reward_quality
 from trace_assets.environments import reward_quality_settings
 from trace_assets.io_managers.iceberg_window_io_manager import IcebergWindowIOManager
 from trace_assets.labeled_table import LABELED_SCHEMA, LABELED_TABLE
-from trace_assets.langfuse.api_client import LangfuseApiError
+from trace_assets.langfuse.api_client import LangfuseApi, LangfuseApiError
+from trace_assets.langfuse.score_ingestion import post_score_events
 from trace_assets.langfuse.score_events import (
     FINAL_REWARD,
     JUDGE_SCORE,
@@ -127,6 +128,35 @@ def test_batches_stay_below_the_body_limit_as_the_client_encodes_them_and_keep_e
         assert body_bytes({"batch": [*batch, following[0]]}) > limit or len(batch) == 250
     with pytest.raises(ValueError, match="score of trace trace-0 is .* bytes"):
         list(ingestion_batches(events[:1], max_bytes=500))
+
+
+def test_a_score_langfuses_validation_refuses_is_named_with_its_trace_and_the_reason():
+    planned = score_events(labeled_table([labeled_row("trace-ok"), labeled_row("")]), NOW)
+    with LangfuseApiServer() as server:
+        api = langfuse_api_for(server).api()
+        report = post_score_events(api, planned)
+        assert sum(report.accepted.values()) == 3 and len(server.stored_scores()) == 3
+        assert [(r.trace_id, r.status) for r in report.refused] == [("", 400)] * 3
+        assert report.refused_by_message() == {
+            "Invalid request data (traceId: Exactly one of traceId, sessionId or datasetRunId must be provided)": 3
+        }
+        assert report.failed == 3 and "Langfuse refused 3 score(s)" in report.summary()
+
+
+def test_a_batch_that_fails_for_good_stops_the_posting_and_counts_the_rest_as_unsent():
+    planned = score_events(labeled_table([labeled_row(f"trace-{i}") for i in range(4)]), NOW)
+    with LangfuseApiServer() as server:
+        api = LangfuseApi(server.base_url, server.public_key, server.secret_key, requests_per_minute=6000,
+                          max_retries=1, backoff_s=0.01)
+        server.fail_next(INGESTION, times=1, status=503)  # the first batch: retried, then taken
+        accepted_first = []
+        report = post_score_events(api, planned, max_events=6, on_batch=lambda done, total: accepted_first.append(done))
+        assert report.failed == 0 and accepted_first == [1, 2] and len(server.stored_scores()) == 12
+        server.fail_next(INGESTION, times=6, status=503)
+        report = post_score_events(api, planned, max_events=6)
+        assert report.unsent == 12 and not report.refused and sum(report.accepted.values()) == 0
+        assert report.stopped_by.startswith("batch 1 of 2 failed") and "503" in report.stopped_by
+        assert "12 score(s) were not sent" in report.summary()
 
 
 # --- the graph: sample traces, offline scorer, loopback Langfuse -----------------------------
