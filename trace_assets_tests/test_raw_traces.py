@@ -1,7 +1,6 @@
 """raw_traces end to end: PostgreSQL -> hive-partitioned Parquet on a local lake."""
 
 
-import dagster as dg
 import pytest
 
 from trace_assets.assets.raw_traces import raw_traces
@@ -112,14 +111,19 @@ def test_a_multi_day_range_lands_each_day_in_one_run(traces_table, source_for, l
     assert not (tmp_path / "lake" / "langfuse-traces" / "date=2026-04-21").exists()
 
 
-def test_a_partition_key_shaped_like_sql_is_refused_and_harmless(traces_table, source_for, local_resources):
-    traces_table.insert([trace("2026-04-18 01:00:00")])
-    with pytest.raises(dg.DagsterUnknownPartitionError):
-        materialize_days(
-            local_resources(source_for(traces_table)), f"2026-04-18'; DROP TABLE \"{traces_table.name}\"; --",
-            assets=[raw_traces],
-        )
-    assert traces_table.execute(f'SELECT count(*) FROM "{traces_table.name}"') == [(1,)]
+def test_values_shaped_like_sql_land_as_text_and_the_source_is_untouched(traces_table, source_for, local_resources, tmp_path):
+    """A trace's own values never become SQL text: the model (grouped and counted per model),
+    the output and the id land as they are, with and without consent."""
+    model = "glm'; DROP TABLE traces; --"
+    landed = trace("2026-04-18 01:00:00", model=model, output="'); DELETE FROM traces; --")
+    withheld = trace("2026-04-18 02:00:00", model=model, consent=False)
+    traces_table.insert([landed, withheld])
+    result = materialize_days(local_resources(source_for(traces_table)), "2026-04-18", assets=[raw_traces])
+
+    [row] = landed_day(tmp_path / "lake", "2026-04-18").to_pylist()
+    assert (row["id"], row["model"], row["output"]) == (landed["id"], model, landed["output"])
+    assert materialization_metadata(result, "raw_traces")["without_consent_not_landed"] == 1
+    assert traces_table.execute(f'SELECT count(*) FROM "{traces_table.name}"') == [(2,)]
 
 
 def _ids_by(table, column) -> dict:
