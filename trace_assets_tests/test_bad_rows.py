@@ -24,7 +24,7 @@ def test_bad_rows_are_rejected_counted_and_named_and_the_day_lands(legacy_databa
     no_timestamp = trace(None)
     array_metadata = trace("2026-04-18 03:00:00", metadata=["not", "an", "object"])
     string_metadata = trace("2026-04-18 04:00:00", metadata="just a string")
-    huge = trace("2026-04-18 05:00:00", output="log line\n" * 400_000)  # 3.6 MB
+    huge = trace("2026-04-18 05:00:00", output="log line\n" * 400_000)  # 3.6 MB, over the 1 MiB cap set below
     table.insert(good + [no_id, no_timestamp, array_metadata, string_metadata, huge])
     bad_bytes_id = "bad-utf8-trace"
     table.execute(
@@ -34,7 +34,7 @@ def test_bad_rows_are_rejected_counted_and_named_and_the_day_lands(legacy_databa
     )
 
     instance = dg.DagsterInstance.ephemeral()
-    result = materialize_days(local_resources(source_for(table)), "2026-04-18", instance=instance)
+    result = materialize_days(local_resources(source_for(table), max_field_bytes=1 << 20), "2026-04-18", instance=instance)
 
     assert result.success
     assert sorted(landed_day(tmp_path / "lake", "2026-04-18").column("id").to_pylist()) == sorted(r["id"] for r in good)
@@ -55,10 +55,10 @@ def test_bad_rows_are_rejected_counted_and_named_and_the_day_lands(legacy_databa
     assert materialization_metadata(result, "iceberg_table")["dagster/row_count"] == 2
 
 
-def test_a_larger_field_limit_lands_the_multi_megabyte_row(legacy_database, source_for, local_resources, tmp_path):
+def test_the_default_field_cap_lands_a_multi_megabyte_row(legacy_database, source_for, local_resources, tmp_path):
     table = create_traces_table(legacy_database, strict=False)
     huge = trace("2026-04-18 05:00:00", output="log line\n" * 400_000)
     table.insert([huge])
-    materialize_days(local_resources(source_for(table), max_field_bytes=8 << 20), "2026-04-18")
+    materialize_days(local_resources(source_for(table)), "2026-04-18")  # max_field_bytes: 64 MiB
     landed = landed_day(tmp_path / "lake", "2026-04-18")
     assert landed.column("output").to_pylist() == [huge["output"]]

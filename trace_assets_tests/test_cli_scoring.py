@@ -7,9 +7,12 @@ import sys
 
 from trace_assets.labeled_table import LABELED_TABLE
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
+from trace_assets.score_tables import JUDGE_SCORES_TABLE, RAGAS_SCORES_TABLE
+from trace_assets_tests.lake_files import landed_day
 from trace_assets_tests.langfuse_db import trace
 from trace_assets_tests.openai_server import chat_reply
 from trace_assets_tests.ragas_server import RagasScript
+from trace_assets_tests.tokenize_reply import tokenize_reply
 
 
 def test_the_whole_graph_runs_from_the_cli_against_a_judge_endpoint(langfuse_database, openai_server, tmp_path):
@@ -51,3 +54,54 @@ def test_loading_the_definitions_imports_neither_ragas_nor_torch():
         capture_output=True, text=True, timeout=120,
     )
     assert completed.stdout.strip() == "[]", completed.stderr[-2000:]
+
+
+def test_a_five_megabyte_input_lands_and_is_labeled_as_beyond_the_judges_context(langfuse_database, openai_server, tmp_path):
+    """A long document pasted into a prompt: kept in the lake and in Iceberg (the system of
+    record), not sent to the judge or ragas (it exceeds their 8192-token context), and in the
+    labeled dataset with no reward and the reason; the day's blocking checks pass."""
+    ragas = RagasScript()
+    long_input = "A long pasted document line about Kubernetes nodes, pods and autoscaling. " * 70_000  # 5.2 MB
+
+    def fleet(path, body):
+        if path == "/tokenize":
+            return tokenize_reply(body)
+        if path.endswith("/embeddings") or body["messages"][0]["role"] == "system":
+            return ragas(path, body)
+        return chat_reply(json.dumps({"score": 0.75, "reasoning": "scripted judge"}))
+
+    server = openai_server(fleet)
+    long_trace = trace("2026-04-18 04:00:00", input=long_input, metadata={"contexts": ["Karpenter is a node autoscaler."]})
+    short_trace = trace("2026-04-18 05:00:00", metadata={"contexts": ["Karpenter is a node autoscaler."]})
+    langfuse_database.insert([long_trace, short_trace])
+    lake = tmp_path / "lake"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRACE_", "LANGFUSE_", "PYICEBERG_", "JUDGE_", "RAGAS_"))}
+    env.update(LANGFUSE_DATABASE_URL=langfuse_database.database_url, TRACE_LAKE_URI=str(lake),
+               JUDGE_BASE_URL=server.base_url, DAGSTER_HOME=str(tmp_path))
+    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
+    completed = subprocess.run(
+        [dagster, "asset", "materialize", "-m", "trace_assets.definitions", "--partition", "2026-04-18",
+         "--select", "raw_traces,iceberg_table,judge_scores,ragas_scores,labeled_dataset",
+         # one process: a step subprocess per asset and check costs minutes on a loaded 2-core machine
+         "--config-json", json.dumps({"execution": {"config": {"in_process": {}}}})],
+        capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+    landed = {row["id"]: row for row in landed_day(lake, "2026-04-18").to_pylist()}
+    assert landed[long_trace["id"]]["input"] == long_input
+    catalog = IcebergWarehouse(local_fallback_dir=str(lake / "iceberg")).catalog()
+    in_iceberg = {row["id"]: row for row in catalog.load_table("training_data.langfuse_traces").scan().to_arrow().to_pylist()}
+    assert in_iceberg[long_trace["id"]]["input"] == long_input
+    judged = {row["trace_id"]: row for row in catalog.load_table(JUDGE_SCORES_TABLE).scan().to_arrow().to_pylist()}
+    assert judged[long_trace["id"]]["error_kind"] == "exceeds_judge_context"
+    assert judged[long_trace["id"]]["judge_score"] is None and judged[short_trace["id"]]["judge_score"] == 0.75
+    measured = {row["trace_id"]: row for row in catalog.load_table(RAGAS_SCORES_TABLE).scan().to_arrow().to_pylist()}
+    assert measured[long_trace["id"]]["error_kind"] == "exceeds_judge_context"
+    labeled = {row["trace_id"]: row for row in catalog.load_table(LABELED_TABLE).scan().to_arrow().to_pylist()}
+    assert labeled[long_trace["id"]]["input"] == long_input and labeled[long_trace["id"]]["final_reward"] is None
+    assert labeled[long_trace["id"]]["judge_error"].startswith("exceeds_judge_context: the judge prompt is ")
+    assert labeled[long_trace["id"]]["final_reward_note"] is not None
+    assert labeled[short_trace["id"]]["final_reward"] is not None
+    sent = [body for path, body in server.requests if path.endswith("/chat/completions")]
+    assert sent and not any(long_input[:1000] in json.dumps(body) for body in sent), "the long trace was sent for scoring"

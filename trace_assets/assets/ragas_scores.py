@@ -14,6 +14,7 @@ from trace_assets.automation.pools import JUDGE_POOL
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.ragas_scorer import RagasRequest, RagasResource
 from trace_assets.score_tables import RAGAS_SCORES_ICEBERG_SCHEMA, RAGAS_SCORES_TABLE
+from trace_assets.scoring.context_budget import EXCEEDS_JUDGE_CONTEXT
 from trace_assets.scoring.score_store import ScoreTable, plan_window, score_and_store_window, window_metadata
 
 RAGAS_SCORES = ScoreTable(RAGAS_SCORES_TABLE, RAGAS_SCORES_ICEBERG_SCHEMA)
@@ -39,7 +40,7 @@ def ragas_scores(
         outcomes = ragas.evaluate(
             [RagasRequest(t["input"] or "", t["output"] or "", t["contexts"]) for t in traces], on_progress=on_progress
         )
-        failed.update(name for outcome in outcomes for name in outcome.errors)
+        failed.update(name for outcome in outcomes if outcome.error_kind is None for name in outcome.errors)
         scored_at = datetime.now(timezone.utc)
         return [
             {
@@ -50,7 +51,7 @@ def ragas_scores(
                 "reward_note": outcome.reward.reason,
                 "not_applicable": json.dumps(outcome.not_applicable, ensure_ascii=False) if outcome.not_applicable else None,
                 "error": "; ".join(f"{name}: {message}" for name, message in sorted(outcome.errors.items())) or None,
-                "error_kind": "metric_failed" if outcome.errors else None,
+                "error_kind": outcome.error_kind or ("metric_failed" if outcome.errors else None),
                 "llm_calls": outcome.llm_calls,
                 "tokens_in": outcome.tokens_in,
                 "tokens_out": outcome.tokens_out,
@@ -73,6 +74,7 @@ def ragas_scores(
             "error_rate": (len(errors) - errors.null_count) / len(errors) if len(errors) else 0.0,
             "reward_distribution": score_distribution(rewards.to_pylist()),
             # off-topic answers: ragas' cosine came out negative and means no relevance (0)
+            "exceeds_judge_context": pc.sum(pc.equal(scored.new.column("error_kind"), EXCEEDS_JUDGE_CONTEXT)).as_py() or 0,
             "answer_relevancy_below_zero": pc.sum(pc.less(scored.new.column("answer_relevancy_raw"), 0.0)).as_py() or 0,
             "llm_calls": column_sum(scored.new, "llm_calls"),
             "tokens_in": column_sum(scored.new, "tokens_in"),

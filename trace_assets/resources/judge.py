@@ -10,6 +10,12 @@ import dagster as dg
 from pydantic import Field
 
 from trace_assets.resources.fleet_endpoint import EndpointError, FleetEndpoint
+from trace_assets.scoring.context_budget import (
+    EXCEEDS_JUDGE_CONTEXT,
+    certainly_fits,
+    exceeds_context_message,
+    server_root,
+)
 from trace_assets.scoring.judge_prompt import SEED_JUDGE_PROMPT, VERDICT_SCHEMA, prompt_version
 from trace_assets.scoring.judge_verdict import VerdictError, parse_verdict
 
@@ -48,6 +54,12 @@ class JudgeResource(dg.ConfigurableResource):
     max_retries: int = Field(default=4, ge=0, description="Retries per request after the first attempt.")
     temperature: float = Field(default=0.1, description="The seed's 0.1.")
     max_tokens: int = Field(default=200, gt=0, description="The seed's 200.")
+    max_model_len: int = Field(
+        default=8192,
+        gt=0,
+        description="The judge's context in tokens (vLLM's --max-model-len; the InferenceService serves 8192). "
+        "A trace whose prompt and max_tokens do not fit is not sent: error `exceeds_judge_context`.",
+    )
     disable_thinking: bool = Field(
         default=True, description="Ask Qwen3 not to think (chat_template_kwargs.enable_thinking=false)."
     )
@@ -79,12 +91,14 @@ class JudgeResource(dg.ConfigurableResource):
         done = 0
         async with FleetEndpoint(
             self.base_url, self.api_key, self.request_timeout_s, self.max_retries, self.max_concurrency
-        ) as endpoint:
+        ) as endpoint, FleetEndpoint(
+            server_root(self.base_url), self.api_key, self.request_timeout_s, self.max_retries, self.max_concurrency
+        ) as tokenizer:
 
             async def worker() -> None:
                 nonlocal done
                 for position in positions:
-                    verdicts[position] = await self._judge_one(endpoint, requests[position])
+                    verdicts[position] = await self._judge_one(endpoint, tokenizer, requests[position])
                     done += 1
                     if on_progress is not None:
                         on_progress(done, len(requests))
@@ -109,10 +123,29 @@ class JudgeResource(dg.ConfigurableResource):
             payload["chat_template_kwargs"] = {"enable_thinking": False}
         return payload
 
-    async def _judge_one(self, endpoint: FleetEndpoint, request: JudgeRequest) -> JudgeVerdict:
-        started = time.perf_counter()
+    async def _prompt_tokens_over_context(self, tokenizer: FleetEndpoint, payload: dict) -> int | None:
+        """The prompt's token count when it does not fit the context; None when it fits, or when
+        the server cannot count it (no /tokenize: it is sent, and the server decides)."""
+        if certainly_fits([m["content"] for m in payload["messages"]], self.max_tokens, self.max_model_len):
+            return None
+        request = {"model": self.model, "messages": payload["messages"], "add_generation_prompt": True}
+        if "chat_template_kwargs" in payload:
+            request["chat_template_kwargs"] = payload["chat_template_kwargs"]
         try:
-            reply = await endpoint.post("/chat/completions", self._payload(request))
+            count = (await tokenizer.post("/tokenize", request)).get("count")
+        except EndpointError:
+            return None
+        return count if isinstance(count, int) and count + self.max_tokens > self.max_model_len else None
+
+    async def _judge_one(self, endpoint: FleetEndpoint, tokenizer: FleetEndpoint, request: JudgeRequest) -> JudgeVerdict:
+        started = time.perf_counter()
+        payload = self._payload(request)
+        over = await self._prompt_tokens_over_context(tokenizer, payload)
+        if over is not None:
+            message = exceeds_context_message(over, self.max_tokens, self.max_model_len, "the judge prompt")
+            return JudgeVerdict(None, None, message, EXCEEDS_JUDGE_CONTEXT, 0, 0, _elapsed_ms(started))
+        try:
+            reply = await endpoint.post("/chat/completions", payload)
         except EndpointError as error:
             return JudgeVerdict(None, None, str(error), error.kind, 0, 0, _elapsed_ms(started))
         usage = reply.get("usage") if isinstance(reply.get("usage"), dict) else {}

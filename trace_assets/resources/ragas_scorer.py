@@ -18,7 +18,14 @@ import dagster as dg
 import httpx
 from pydantic import Field
 
+from trace_assets.resources.fleet_endpoint import EndpointError, FleetEndpoint
 from trace_assets.resources.packaged_embeddings import ragas_embeddings
+from trace_assets.scoring.context_budget import (
+    EXCEEDS_JUDGE_CONTEXT,
+    certainly_fits,
+    exceeds_context_message,
+    server_root,
+)
 from trace_assets.scoring.metric_ranges import bounded_metric
 from trace_assets.scoring.rewards import Reward, ragas_reward
 
@@ -41,6 +48,7 @@ class RagasOutcome:
     tokens_out: int = 0
     latency_ms: float = 0.0
     answer_relevancy_raw: float | None = None  # ragas' own value, before bounded_metric
+    error_kind: str | None = None  # set when the trace as a whole was not scored
 
 
 @dataclass
@@ -89,6 +97,12 @@ class RagasResource(dg.ConfigurableResource):
     )
     request_timeout_s: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=4, ge=0, description="HTTP retries per request (429, 5xx, timeouts).")
+    max_model_len: int = Field(
+        default=8192,
+        gt=0,
+        description="The LLM's context in tokens (vLLM's --max-model-len). A trace whose text, with room for "
+        "ragas' instructions and replies, does not fit is not sent: error `exceeds_judge_context`.",
+    )
 
     @property
     def scorer(self) -> str:
@@ -98,7 +112,7 @@ class RagasResource(dg.ConfigurableResource):
     def scorer_version(self) -> str:
         # "-bounded": scores stored before answer_relevancy was bounded (metric_ranges.py) are
         # not reused: a stored negative relevancy would fail the day's checks on every rerun.
-        return f"ragas-{version('ragas')}-strictness{self.strictness}-bounded"
+        return f"ragas-{version('ragas')}-bounded-strictness{self.strictness}"
 
     def evaluate(
         self, requests: Sequence[RagasRequest], on_progress: Callable[[int, int], None] | None = None
@@ -151,17 +165,51 @@ class RagasResource(dg.ConfigurableResource):
             outcomes: list[RagasOutcome | None] = [None] * len(requests)
             positions = iter(range(len(requests)))
             done = 0
+            tokenizer = FleetEndpoint(
+                server_root(self.llm_base_url), self.llm_api_key, self.request_timeout_s, self.max_retries, self.max_concurrency
+            )
 
             async def worker() -> None:
                 nonlocal done
                 for position in positions:
-                    outcomes[position] = await asyncio.create_task(_score_trace(metrics, requests[position]))
+                    over = await self._tokens_over_context(tokenizer, requests[position])
+                    if over is not None:
+                        outcomes[position] = _not_sent(over, self.max_model_len)
+                    else:
+                        outcomes[position] = await asyncio.create_task(_score_trace(metrics, requests[position]))
                     done += 1
                     if on_progress is not None:
                         on_progress(done, len(requests))
 
-            await asyncio.gather(*(worker() for _ in range(min(self.max_concurrency, len(requests)))))
+            async with tokenizer:
+                await asyncio.gather(*(worker() for _ in range(min(self.max_concurrency, len(requests)))))
         return outcomes
+
+    async def _tokens_over_context(self, tokenizer: FleetEndpoint, request: RagasRequest) -> int | None:
+        """The trace's token count when it cannot fit ragas' prompts; None when it fits, or when
+        the server cannot count it (no /tokenize: it is sent, and the server decides)."""
+        # ragas' largest prompt (faithfulness' verdicts) holds the contexts, the answer's
+        # statements (about the answer again) and the question's neighbourhood, plus instructions.
+        texts = [request.question, request.answer, request.answer, *(request.contexts or [])]
+        if certainly_fits(texts, RAGAS_RESERVED_TOKENS, self.max_model_len):
+            return None
+        try:
+            count = (await tokenizer.post("/tokenize", {"model": self.llm_model, "prompt": "\n".join(texts)})).get("count")
+        except EndpointError:
+            return None
+        return count if isinstance(count, int) and count + RAGAS_RESERVED_TOKENS > self.max_model_len else None
+
+
+# ragas' own instructions and few-shot examples (about 1,500 tokens in its largest prompt,
+# bench/scoring_cost.py) and its structured replies.
+RAGAS_RESERVED_TOKENS = 3072
+
+
+def _not_sent(prompt_tokens: int, max_model_len: int) -> RagasOutcome:
+    message = exceeds_context_message(prompt_tokens, RAGAS_RESERVED_TOKENS, max_model_len, "the trace's text for ragas")
+    metrics = dict.fromkeys(("faithfulness", "answer_relevancy", "context_precision"))
+    return RagasOutcome(metrics, {}, {"ragas": message}, Reward(None, f"{EXCEEDS_JUDGE_CONTEXT}: not scored"),
+                        error_kind=EXCEEDS_JUDGE_CONTEXT)
 
 
 def _evaluate_shard(settings: dict, requests: list[RagasRequest]) -> list[RagasOutcome]:

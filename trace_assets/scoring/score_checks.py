@@ -4,6 +4,7 @@ import math
 
 import pyarrow as pa
 
+from trace_assets.scoring.context_budget import EXPECTED_ERROR_KINDS
 from trace_assets.scoring.rewards import final_reward
 
 MAX_EXAMPLES = 5
@@ -24,10 +25,13 @@ def invalid_scores(rows: pa.Table, score_columns: list[str], explained_by: list[
 
 
 def error_rate(rows: pa.Table) -> float:
-    """Share of rows whose scoring failed (rows whose metrics do not apply are not failures)."""
+    """Share of rows whose scoring failed. Rows whose metrics do not apply, and rows with an
+    expected error (a trace longer than the model's context), are not failures."""
     if rows.num_rows == 0:
         return 0.0
-    return sum(1 for error in rows.column("error").to_pylist() if error) / rows.num_rows
+    kinds = rows.column("error_kind").to_pylist() if "error_kind" in rows.column_names else [None] * rows.num_rows
+    failed = sum(1 for error, kind in zip(rows.column("error").to_pylist(), kinds) if error and kind not in EXPECTED_ERROR_KINDS)
+    return failed / rows.num_rows
 
 
 def coverage_gaps(consented_traces: pa.Table, rows: pa.Table) -> tuple[list[str], list[str]]:
