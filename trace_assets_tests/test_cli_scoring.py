@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from trace_assets.labeled_table import LABELED_TABLE
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.score_tables import JUDGE_SCORES_TABLE, RAGAS_SCORES_TABLE
@@ -16,6 +18,10 @@ from trace_assets_tests.tokenize_reply import tokenize_reply
 
 
 def test_the_whole_graph_runs_from_the_cli_against_a_judge_endpoint(langfuse_database, openai_server, tmp_path):
+    """`dagster asset materialize` with only the documented variables. The run executes in one
+    process (run config `execution: in_process`) against a loopback fleet serving chat and
+    embeddings: each step of the default multiprocess executor would import the definitions,
+    ragas and torch again, which is Dagster's cost, not ours."""
     ragas = RagasScript()
 
     def fleet(path, body):
@@ -34,18 +40,26 @@ def test_the_whole_graph_runs_from_the_cli_against_a_judge_endpoint(langfuse_dat
         LANGFUSE_DATABASE_URL=langfuse_database.database_url,
         TRACE_LAKE_URI=str(lake),
         JUDGE_BASE_URL=server.base_url,
+        RAGAS_EMBEDDINGS_BASE_URL=server.base_url,
         DAGSTER_HOME=str(tmp_path),
     )
     dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
     completed = subprocess.run(
         [dagster, "asset", "materialize", "-m", "trace_assets.definitions", "--partition", "2026-04-18",
-         "--select", "raw_traces,iceberg_table,judge_scores,ragas_scores,labeled_dataset"],
+         "--select", "raw_traces,iceberg_table,judge_scores,ragas_scores,labeled_dataset",
+         "--config-json", json.dumps({"execution": {"config": {"in_process": {}}}})],
         capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     [row] = IcebergWarehouse(local_fallback_dir=str(lake / "iceberg")).catalog().load_table(LABELED_TABLE).scan().to_arrow().to_pylist()
-    assert row["judge_score"] == 0.75 and row["judge_model"] == "qwen3-judge"
-    assert row["faithfulness"] is not None and row["final_reward"] is not None
+    # the documented defaults reached the run: the judge's model for both, ragas' default strictness
+    assert (row["judge_score"], row["judge_model"]) == (0.75, "qwen3-judge")
+    assert "-strictness3" in row["ragas_scorer_version"]
+    # the scripted ragas (2 of 3 statements supported, one relevant context) through the real metrics
+    expected_ragas = 0.5 * 2 / 3 + 0.3 * 0.6 + 0.2 * 1.0
+    assert row["ragas_reward"] == pytest.approx(expected_ragas)
+    assert row["final_reward"] == pytest.approx(0.6 * expected_ragas + 0.4 * 0.75)
+    assert "STEP_WORKER_STARTED" not in completed.stdout + completed.stderr, "the steps ran in subprocesses"
 
 
 def test_loading_the_definitions_imports_neither_ragas_nor_torch():
