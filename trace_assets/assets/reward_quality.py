@@ -46,7 +46,8 @@ HEADLINE = [
     "human_labelled", "final_reward_human_spearman", "final_reward_human_kendall", "final_reward_human_kappa",
     "final_reward_human_agreement", "judge_score_human_spearman", "ragas_reward_human_spearman",
     "consistency_mean_abs_diff", "consistency_band_change_rate", "final_reward_length_spearman",
-    "judge_score_length_spearman", "final_reward_psi", "final_reward_median_shift", "judge_ragas_spearman",
+    "judge_score_length_spearman", "final_reward_length_tokens_spearman", "judge_score_length_tokens_spearman",
+    "final_reward_psi", "final_reward_median_shift", "judge_ragas_spearman",
 ]
 
 
@@ -213,7 +214,7 @@ def _by_model_table(rows: list[dict]) -> str:
     columns = [
         ("traces", "traces"), ("with feedback", "human_labelled"), ("Spearman vs people", "final_reward_human_spearman"),
         ("kappa", "final_reward_human_kappa"), ("band changes", "consistency_band_change_rate"),
-        ("length Spearman", "final_reward_length_spearman"), ("PSI", "final_reward_psi"),
+        ("length Spearman (tokens)", "final_reward_length_tokens_spearman"), ("PSI", "final_reward_psi"),
         ("median shift", "final_reward_median_shift"), ("judge vs ragas", "judge_ragas_spearman"),
     ]
     lines = ["| date | model | " + " | ".join(title for title, _ in columns) + " |", "|---|---|" + "---:|" * len(columns)]
