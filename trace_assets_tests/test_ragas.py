@@ -136,3 +136,31 @@ def test_scoring_across_processes_gives_each_trace_its_own_outcome_in_order(open
     assert all(o.errors == {} for o in outcomes)
     assert [o.llm_calls for o in outcomes] == [3 if i in without_contexts else 8 for i in range(40)]
     assert progress == [(16, 40), (32, 40), (40, 40)]
+
+
+def test_an_empty_answer_is_not_sent_and_every_metric_says_why(openai_server):
+    server = openai_server(RagasScript())
+    [outcome] = ragas_for(server).evaluate([RagasRequest(TRACE.question, "  \n", CONTEXTS)])
+    assert outcome.metrics == {"faithfulness": None, "answer_relevancy": None, "context_precision": None}
+    assert outcome.not_applicable == dict.fromkeys(outcome.metrics, "the answer is empty") and outcome.errors == {}
+    assert outcome.reward.value is None and outcome.reward.reason.startswith("no ragas metric applies")
+    assert server.requests == [] and outcome.llm_calls == 0
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in divide:RuntimeWarning")
+def test_a_nan_from_ragas_is_an_error_for_that_metric_never_a_score(openai_server):
+    """Zero vectors from the embeddings endpoint make ragas' answer relevancy 0/0: NaN."""
+    script = RagasScript()
+
+    def zero_embeddings(path, body):
+        reply = script(path, body)
+        if path.endswith("/embeddings"):
+            for item in reply.body["data"]:
+                item["embedding"] = [0.0, 0.0]
+        return reply
+
+    server = openai_server(zero_embeddings)
+    [outcome] = ragas_for(server).evaluate([TRACE])
+    assert outcome.metrics["answer_relevancy"] is None and outcome.errors["answer_relevancy"] == "ragas returned nan"
+    assert outcome.metrics["faithfulness"] == pytest.approx(2 / 3)
+    assert outcome.reward.value is None and outcome.reward.reason == "failed: answer_relevancy"
