@@ -96,6 +96,13 @@ def write_window(folder: str, traces_per_day: int, days: int) -> None:
         warehouse.replace_window(table, "timestamp", start, start + timedelta(days=1), LABELED_SCHEMA, rows.to_batches())
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM). Not ru_maxrss: a spawned child inherits its
+    parent's high-water mark through fork and exec (STACK.md)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+
+
 def run_export(folder: str, days: int, queue) -> None:
     """In a fresh process: the export asset for the window's last day, as Dagster runs it."""
     import dagster as dg
@@ -127,7 +134,8 @@ def run_export(folder: str, days: int, queue) -> None:
         instance.report_runless_asset_event(dg.AssetMaterialization(
             "labeled_dataset", partition=(DAY0 + timedelta(days=offset)).isoformat(), metadata={"snapshot_id": str(snapshot)}
         ))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak_rss_mb()
+    cpu_before = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
     started = time.perf_counter()
     result = dg.materialize(
         [build_export_assets(days)],
@@ -136,13 +144,14 @@ def run_export(folder: str, days: int, queue) -> None:
         instance=instance,
     )
     seconds = time.perf_counter() - started
+    cpu_seconds = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - cpu_before
     counts = {}
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
         counts[materialization.asset_key.to_user_string()] = materialization.metadata["counts"].value
     queue.put({
-        "seconds": seconds, "near_duplicate_seconds": spent["near_duplicates"], "rss_before_mb": before / 1024,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "counts": counts,
+        "seconds": seconds, "cpu_seconds": cpu_seconds, "near_duplicate_seconds": spent["near_duplicates"],
+        "rss_before_mb": before, "peak_rss_mb": peak_rss_mb(), "counts": counts,
     })
 
 
@@ -205,8 +214,8 @@ def main() -> None:
         child.join()
     total = args.days * args.traces_per_day
     print(f"\nexport of {total:,} traces (dpo_pairs, kto_examples, grpo_prompts in one run)")
-    print(f"  seconds:           {figures['seconds']:.1f}")
-    print(f"  MinHash/LSH share: {figures['near_duplicate_seconds']:.1f} s ({figures['near_duplicate_seconds'] / figures['seconds']:.0%})")
+    print(f"  seconds:           {figures['seconds']:.1f} wall, {figures['cpu_seconds']:.1f} CPU")
+    print(f"  MinHash/LSH share: {figures['near_duplicate_seconds']:.1f} s wall ({figures['near_duplicate_seconds'] / figures['seconds']:.0%})")
     print(f"  peak RSS:          {figures['peak_rss_mb']:.0f} MB (after imports and setup: {figures['rss_before_mb']:.0f} MB)")
     for name, counts in figures["counts"].items():
         print(f"  {name}: {counts}")

@@ -230,3 +230,17 @@ def test_snapshots_publish_to_an_s3_lake_and_load_from_it(labeled_window, s3_buc
     assert {"train.parquet", "conversational_test.jsonl", "README.md", "manifest.json"} <= names
     pairs = pq.read_table(f"{folder}/train.parquet", filesystem=fs)
     assert pairs.num_rows > 0 and "trace_ids" in pairs.column_names
+
+
+def test_an_evaluation_set_keeps_its_prompts_out_of_every_export(labeled_window, tmp_path):
+    resources, instance, lake, _ = labeled_window
+    eval_set = tmp_path / "heldout.jsonl"
+    eval_set.write_text(json.dumps({"prompt": KOREAN, "answer": "held out"}, ensure_ascii=False) + "\n")
+    settings = ExportSettings(test_fraction=0.5, max_tokens=1000, eval_set=str(eval_set))
+    assert export(resources, instance, DAYS[2], settings=settings).success
+    for export_name in EXPORT_KEYS:
+        folder = lake / "exports" / export_name / f"snapshot={DAYS[2]}"
+        manifest = read_manifest_local(folder)
+        assert manifest["counts"]["in_eval_set"] == 2 and manifest["eval_set"] == {"path": str(eval_set), "prompts": 1}
+        prompts = {row["prompt"] for path in folder.glob("*.parquet") if not path.name.startswith("conv") for row in pq.read_table(path).to_pylist()}
+        assert KOREAN not in prompts and prompts

@@ -119,7 +119,8 @@ def export_window(context, day: date, exports: list[str], rules: ExportRules, la
             rows = _read_day(table, snapshot_id, d)
             yield rows.filter(pc.is_in(rows["trace_id"], published_ids))
 
-    pool = build_pool(days_read(), set(present), rules, settings.eval_prompts(lake.filesystem))
+    eval_prompts = settings.eval_prompts(lake.filesystem)
+    pool = build_pool(days_read(), set(present), rules, eval_prompts)
 
     base = {
         "snapshot": day.isoformat(),
@@ -183,8 +184,9 @@ def _previous_snapshot(lake: TraceLake, asset_root: str, day: date) -> tuple[dat
     return earlier[-1], read_manifest(lake.filesystem, folder), read_trace_ids(lake.filesystem, folder)
 
 
-def _day_filter(days: list[date]):
-    start = datetime(days[0].year, days[0].month, days[0].day, tzinfo=timezone.utc)
+def _day_filter(day: date):
+    """The consented rows of one UTC day (labeled_traces holds only those; the filter says so)."""
+    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
     end = start + timedelta(days=1)
     return And(And(GreaterThanOrEqual("timestamp", start.isoformat()), LessThan("timestamp", end.isoformat())), EqualTo("consent", True))
 
@@ -192,7 +194,7 @@ def _day_filter(days: list[date]):
 def _read_day(table, snapshot_id: int, day: date) -> pa.Table:
     """The consented rows of `day` (the POOL_COLUMNS), at the one Iceberg snapshot the whole
     export reads; a day at a time, so only one day's Arrow is held beside the examples."""
-    scan = table.scan(row_filter=_day_filter([day]), selected_fields=tuple(POOL_COLUMNS), snapshot_id=snapshot_id)
+    scan = table.scan(row_filter=_day_filter(day), selected_fields=tuple(POOL_COLUMNS), snapshot_id=snapshot_id)
     return scan.to_arrow().select(POOL_COLUMNS)
 
 
@@ -205,7 +207,7 @@ def _contexts(table, snapshot_id: int, days: list[date], examples) -> dict:
             by_day.setdefault(example.day, []).append(example.trace_id)
     contexts = {}
     for d, ids in by_day.items():
-        row_filter = And(_day_filter([d]), In("trace_id", ids))
+        row_filter = And(_day_filter(d), In("trace_id", ids))
         rows = table.scan(row_filter=row_filter, selected_fields=("trace_id", "contexts"), snapshot_id=snapshot_id).to_arrow()
         contexts.update(zip(rows.column("trace_id").to_pylist(), rows.column("contexts").to_pylist()))
     return contexts
