@@ -65,12 +65,14 @@ def erase_from_table(table: Table, name: str, mask_of, user_ids, trace_ids, orph
                 warnings.filterwarnings("ignore", message="Delete operation did not match any records")
                 table.delete(row_filter)
             table.refresh()
-    tainted = _tainted_files(table, columns, mask_of)
+    history = _History(table)
+    tainted = _tainted_files(table, history, columns, mask_of)
     if not tainted:
         return outcome
-    if _references(table, table.current_snapshot().snapshot_id, tainted):
+    if _references(history, table.current_snapshot().snapshot_id, tainted):
         _empty_append(table)
-    expired, deleted = expire(table, [s.snapshot_id for s in table.snapshots() if _references(table, s.snapshot_id, tainted)], orphan_min_age)
+    tainted_snapshots = [s.snapshot_id for s in table.snapshots() if _references(history, s.snapshot_id, tainted)]
+    expired, deleted = expire(table, tainted_snapshots, orphan_min_age, history)
     outcome.snapshots_expired, outcome.files_deleted = expired, deleted
     return outcome
 
@@ -83,17 +85,18 @@ def snapshot_retention(table: Table, keep_since: datetime, orphan_min_age: timed
     return expire(table, old, orphan_min_age)
 
 
-def expire(table: Table, snapshot_ids: list[int], orphan_min_age: timedelta) -> tuple[int, int]:
+def expire(table: Table, snapshot_ids: list[int], orphan_min_age: timedelta, history: "_History | None" = None) -> tuple[int, int]:
     """Expire `snapshot_ids` (the current snapshot is never expired), delete every file only they
     referenced and the table's previous metadata files, whatever their age, then the orphans
     older than `orphan_min_age`. Returns (snapshots expired, files deleted)."""
+    history = history or _History(table)
     current = table.current_snapshot()
     ids = sorted({sid for sid in snapshot_ids if current is None or sid != current.snapshot_id})
-    before = _referenced(table) | _previous_metadata(table)
+    before = _referenced(table, history) | _previous_metadata(table)
     if ids:
         table.maintenance.expire_snapshots().by_ids(ids).commit()
         table.refresh()
-    after = _referenced(table)
+    after = _referenced(table, history)
     fs, _ = _filesystem(table)
     deleted = 0
     for path in sorted({_normalised(p) for p in before} - {_normalised(p) for p in after}):
@@ -107,25 +110,43 @@ def _previous_metadata(table: Table) -> set[str]:
     return {entry.metadata_file for entry in table.metadata.metadata_log}
 
 
-def _entries(table: Table, snapshot_id: int):
-    snapshot = table.snapshot_by_id(snapshot_id)
-    for manifest in snapshot.manifests(table.io):
-        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=False):
-            yield manifest, entry
+class _History:
+    """What each snapshot's manifests reference, each manifest list and manifest read once
+    (they never change once written; a table's snapshots share most of their manifests)."""
+
+    def __init__(self, table: Table):
+        self.table = table
+        self._manifests: dict[str, list] = {}
+        self._data_files: dict[str, tuple[str, ...]] = {}
+
+    def manifests(self, snapshot) -> list:
+        if snapshot.manifest_list not in self._manifests:
+            self._manifests[snapshot.manifest_list] = list(snapshot.manifests(self.table.io))
+        return self._manifests[snapshot.manifest_list]
+
+    def data_files(self, manifest) -> tuple[str, ...]:
+        if manifest.manifest_path not in self._data_files:
+            self._data_files[manifest.manifest_path] = tuple(
+                entry.data_file.file_path for entry in manifest.fetch_manifest_entry(self.table.io, discard_deleted=False)
+            )
+        return self._data_files[manifest.manifest_path]
+
+    def snapshot_files(self, snapshot_id: int):
+        for manifest in self.manifests(self.table.snapshot_by_id(snapshot_id)):
+            yield from self.data_files(manifest)
 
 
-def _references(table: Table, snapshot_id: int, files: set[str]) -> bool:
-    return any(entry.data_file.file_path in files for _, entry in _entries(table, snapshot_id))
+def _references(history: _History, snapshot_id: int, files: set[str]) -> bool:
+    return any(path in files for path in history.snapshot_files(snapshot_id))
 
 
-def _tainted_files(table: Table, columns: list[str], mask_of) -> set[str]:
+def _tainted_files(table: Table, history: "_History", columns: list[str], mask_of) -> set[str]:
     """Data files, in any snapshot, that hold a row `mask_of` selects."""
     if not columns:
         return set()
     seen: dict[str, bool] = {}
     for snapshot in table.snapshots():
-        for _, entry in _entries(table, snapshot.snapshot_id):
-            path = entry.data_file.file_path
+        for path in history.snapshot_files(snapshot.snapshot_id):
             if path in seen:
                 continue
             seen[path] = _file_holds(table, path, columns, mask_of)
@@ -152,14 +173,13 @@ def _empty_append(table: Table) -> None:
     table.refresh()
 
 
-def _referenced(table: Table) -> set[str]:
+def _referenced(table: Table, history: _History) -> set[str]:
     paths = {table.metadata_location}
     for snapshot in table.snapshots():
         paths.add(snapshot.manifest_list)
-        for manifest in snapshot.manifests(table.io):
+        for manifest in history.manifests(snapshot):
             paths.add(manifest.manifest_path)
-            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=False):
-                paths.add(entry.data_file.file_path)
+            paths.update(history.data_files(manifest))
     for statistics in table.metadata.statistics:
         paths.add(statistics.statistics_path)
     return paths
