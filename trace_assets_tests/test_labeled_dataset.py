@@ -157,6 +157,19 @@ def test_a_rerun_makes_no_requests_and_a_changed_trace_makes_only_its_own(graph)
     assert len(judge_server.requests) == judge_calls + 1
     assert len(ragas_server.requests) - ragas_calls == ragas_calls // 3, "one trace's worth of ragas calls"
 
+    # A revoked consent (the late-data sensor reruns the day): the trace leaves every score table
+    # and the dataset, in Iceberg and in the lake, and nothing is asked about it.
+    requests = len(judge_server.requests), len(ragas_server.requests)
+    table.execute(f"UPDATE \"{table.name}\" SET user_consent = false WHERE id = %s", (rows[0]["id"],))
+    run()
+    assert (len(judge_server.requests), len(ragas_server.requests)) == requests
+    catalog = resources["iceberg"].catalog()
+    remaining = {row["id"] for row in rows[1:]}
+    for name in (JUDGE_SCORES_TABLE, RAGAS_SCORES_TABLE, LABELED_TABLE):
+        assert set(catalog.load_table(name).scan().to_arrow().column("trace_id").to_pylist()) == remaining, name
+    lake_dataset = pandas.read_parquet(resources["trace_lake"].uri + f"/labeled-dataset/date={DAY}")
+    assert set(lake_dataset["trace_id"]) == remaining
+
 
 def test_too_many_judge_errors_block_the_day_from_the_dataset(graph):
     table, _, _, resources, run = graph
