@@ -4,28 +4,43 @@ JUDGE_BASE_URL is set), recorded in a persistent DAGSTER_HOME so `make ui` shows
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import dagster as dg
 
 from trace_assets.dagster_home import prepare_dagster_home
+from trace_assets.demo_progress import step_lines_logger
 from trace_assets.environments import DEFAULT_LOCAL_LAKE
 from trace_assets.sample_data.generate import SAMPLE_DAYS
 
 EXAMPLES = 3
+# A job's loggers are used only when the run config names them (else Dagster's DEBUG console).
+STEP_LINES = {"loggers": {"console": {}}}
 
 
 def main() -> int:
+    # Dagster's notes to developers about its own APIs (beta, preview) are not the demo's news.
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    warnings.filterwarnings("ignore", message="Asset job .* materializes assets with varying BackfillPolicies")
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path("data/dagster_home").resolve())))
     prepare_dagster_home(home)
     os.environ.setdefault("TRACE_LAKE_URI", str(DEFAULT_LOCAL_LAKE.resolve()))
 
     from trace_assets.definitions import defs  # after the environment is set: it picks the resources
 
+    def job(name: str) -> dg.JobDefinition:
+        # One line per step here; the full event log goes to the instance, where `make ui` shows it.
+        return defs.resolve_job_def(name).with_logger_defs({"console": step_lines_logger})
+
+    print(f"Dagster's full event log is kept in DAGSTER_HOME={home} (`make ui` shows it).", flush=True)
     with dg.DagsterInstance.get() as instance:
         # Ingestion takes the three days in one run (a single-run backfill); scoring goes day by day.
+        print(f"\ningest_traces {SAMPLE_DAYS[0]}..{SAMPLE_DAYS[-1]} (one run)", flush=True)
         runs = [
-            defs.resolve_job_def("ingest_traces").execute_in_process(
+            job("ingest_traces").execute_in_process(
+                run_config=STEP_LINES,
                 instance=instance,
                 tags={
                     "dagster/asset_partition_range_start": SAMPLE_DAYS[0],
@@ -37,15 +52,17 @@ def main() -> int:
         ]
         if runs[0].success:
             for day in SAMPLE_DAYS:
+                print(f"\nlabel_traces {day}", flush=True)
                 runs.append(
-                    defs.resolve_job_def("label_traces").execute_in_process(
+                    job("label_traces").execute_in_process(
+                        run_config=STEP_LINES,
                         instance=instance, partition_key=day, tags={"trace_assets/reason": "demo"}, raise_on_error=False
                     )
                 )
                 if not runs[-1].success:
                     break
     if not all(run.success for run in runs):
-        print("A demo run failed; its log is above.", file=sys.stderr)
+        print(f"A demo run failed (above); its whole event log is in the UI: `make ui`, run {runs[-1].run_id}.", file=sys.stderr)
         return 1
     print_summary(defs, runs)
     return 0
