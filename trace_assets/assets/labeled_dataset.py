@@ -17,6 +17,8 @@ from trace_assets.labeled_table import (
     LABELED_TABLE,
 )
 from trace_assets.partitions import days_in
+from trace_assets.reporting.examples import best_and_worst, examples_markdown
+from trace_assets.reporting.reward_picture import markdown_image, reward_picture_png, rewards_by_model
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.trace_lake import TraceLake
 from trace_assets.score_tables import BY_DAY
@@ -65,6 +67,10 @@ def labeled_dataset(
 
     bands = value_counts(dataset, "preference")
     unlabeled = value_counts(dataset.filter(pc.is_null(dataset["final_reward"])), "final_reward_note")
+    best, worst = best_and_worst(dataset)
+    # trace_urls=None: a source that knows where each trace can be read in full (Langfuse) may
+    # pass {trace_id: url} here, and the examples link to it.
+    trace_urls = None
     return dg.MaterializeResult(
         metadata={
             "window": window_text(window),
@@ -74,6 +80,12 @@ def labeled_dataset(
             "dispreferred": bands.get("dispreferred", 0),
             "without_final_reward": dg.MetadataValue.json(unlabeled),
             "final_reward_distribution": score_distribution(dataset.column("final_reward").to_pylist()),
+            "reward_picture": dg.MetadataValue.md(
+                markdown_image(reward_picture_png(dataset, _days_text(window)), "final_reward histogram and rewards by model")
+            ),
+            "rewards_by_model": dg.MetadataValue.json(rewards_by_model(dataset)),
+            "best_examples": dg.MetadataValue.md(examples_markdown(best, trace_urls)),
+            "worst_examples": dg.MetadataValue.md(examples_markdown(worst, trace_urls)),
             "weights": dg.MetadataValue.json({"ragas": config.ragas_weight, "judge": config.judge_weight}),
             "files_written": sum(len(day.paths) for day in files),
             "location": dg.MetadataValue.path(trace_lake.location(f"{trace_lake.root}/{LABELED_PREFIX}")),
@@ -137,6 +149,11 @@ def _labeled_rows(traces: list[dict], judged: dict, measured: dict, weights: Rew
             }
         )
     return rows
+
+
+def _days_text(window: dg.TimeWindow) -> str:
+    days = days_in(window)
+    return str(days[0]) if len(days) == 1 else f"{days[0]}..{days[-1]}"
 
 
 def _rows_of_day(dataset: pa.Table, day) -> pa.Table:

@@ -1,0 +1,2 @@
+"""What a materialization shows people: pictures and example tables for asset metadata (plain
+functions over Arrow; no Dagster)."""
