@@ -15,6 +15,12 @@ from trace_assets_tests.openai_server import OpenAIServer
 ADMIN_DATABASE_URL = os.environ.get("TRACE_ASSETS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "bench: runs a bench/ script on a tiny input (minutes; `make test` runs them, -m 'not bench' skips them)"
+    )
+
+
 @pytest.fixture(autouse=True)
 def _no_ambient_configuration(monkeypatch):
     """Tests set what they use; nothing leaks in from the machine's environment."""

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
+# `make test` (CI) runs these; `pytest -m "not bench"` leaves them out of a quick local loop.
+pytestmark = pytest.mark.bench
 
 
 def ignore_sigint_and_sigterm() -> None:

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 import pyarrow as pa
 import pytest
+from pyiceberg.exceptions import CommitFailedException, ValidationException
 
 from trace_assets.partitions import daily_partitions
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
@@ -156,3 +157,17 @@ def test_a_window_whose_batches_fail_midway_leaves_the_table_as_it_was(tmp_path)
     reloaded = warehouse.catalog().load_table(TRACES_TABLE)
     assert reloaded.current_snapshot().snapshot_id == snapshot
     assert sorted(reloaded.scan().to_arrow().column("id").to_pylist()) == ["v1-0", "v1-1", "v1-2"]
+
+
+def test_a_commit_that_loses_a_race_fails_and_leaves_the_winner_s_rows(tmp_path):
+    warehouse = IcebergWarehouse(local_fallback_dir=str(tmp_path))
+    stale = warehouse.ensure_table(TRACES_TABLE, TRACES_ICEBERG_SCHEMA, TRACES_PARTITION_SPEC, {})
+    winner = warehouse.catalog().load_table(TRACES_TABLE)
+    window = (DAY, DAY + timedelta(days=1))
+    warehouse.replace_window(winner, "timestamp", *window, LANDED_TRACE_SCHEMA, day_of_traces(DAY, 2, "winner"))
+
+    # pyiceberg retries on the new metadata, then refuses: the loser's window now holds data it never saw
+    with pytest.raises((CommitFailedException, ValidationException)):
+        warehouse.replace_window(stale, "timestamp", *window, LANDED_TRACE_SCHEMA, day_of_traces(DAY, 3, "loser"))
+    rows = warehouse.catalog().load_table(TRACES_TABLE).scan().to_arrow().column("id").to_pylist()
+    assert sorted(rows) == ["winner-0", "winner-1"]
