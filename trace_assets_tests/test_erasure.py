@@ -204,7 +204,7 @@ def test_erasing_a_user_with_no_rows_is_logged_with_zero_counts(world):
     assert _namespace_tables(world["warehouse"])["training_data.langfuse_traces"].scan().to_arrow().num_rows == 10
 
 
-def _local_world(tmp_path, traces_table, source_for, rows=None):
+def _local_world(tmp_path, traces_table, source_for, rows=None, **materialize_settings):
     lake = TraceLake(uri=str(tmp_path / "lake"), erasure_salt=SALT)
     warehouse = IcebergWarehouse(local_fallback_dir=str(tmp_path / "lake" / "iceberg"))
     rows = rows or _traces()
@@ -218,7 +218,7 @@ def _local_world(tmp_path, traces_table, source_for, rows=None):
         "ragas": OfflineRagas(),
     }
     for day in DAYS:
-        materialize_days(resources, day, assets=GRAPH)
+        materialize_days(resources, day, assets=GRAPH, **materialize_settings)
     return {
         "resources": resources,
         "lake": lake,
@@ -308,3 +308,36 @@ def test_a_withdrawn_consent_leaves_every_table_at_the_next_run_and_history_at_e
             rows = table.scan(snapshot_id=snapshot.snapshot_id, selected_fields=tuple(columns)).to_arrow()
             assert all(withdrawn not in rows.column(c).to_pylist() for c in rows.column_names), name
     assert not [path for path, text in _everything_written(world["fs"], world["roots"]) if withdrawn in text]
+
+
+def test_erase_users_reaches_the_snapshots_the_export_assets_published(tmp_path, traces_table, source_for):
+    import dagster as dg
+
+    from trace_assets.assets.training_exports import build_export_assets
+    from trace_assets.exports.verify import misaligned_jsonl, snapshot_tables
+    from trace_assets.resources.export_settings import ExportSettings
+
+    instance = dg.DagsterInstance.ephemeral()  # the exports read which days were labeled from it
+    world = _local_world(tmp_path, traces_table, source_for, instance=instance)
+    resources = {**world["resources"], "export_settings": ExportSettings(test_fraction=0.5, max_tokens=1000)}
+    published = dg.materialize(
+        [*GRAPH, build_export_assets(7)],
+        selection=dg.AssetSelection.assets("dpo_pairs", "kto_examples", "grpo_prompts"),
+        partition_key=DAYS[1],
+        resources=resources,
+        instance=instance,
+    )
+    assert published.success
+    exports = f"{world['lake'].root}/exports"
+    assert [path for path, text in _everything_written(world["fs"], [exports]) if ALICE_FIRST in text]
+
+    assert _erase(world, user_ids=[ALICE]).success
+    assert _leaks(world) == []
+    folders = {
+        info.path.rsplit("/", 1)[0]
+        for info in world["fs"].get_file_info(pafs.FileSelector(exports, recursive=True))
+        if info.path.endswith("manifest.json")
+    }
+    assert folders
+    for folder in folders:  # still what the exports' own check accepts: JSONL lines aligned with rows
+        assert misaligned_jsonl(world["fs"], folder, snapshot_tables(world["fs"], folder)) == []
