@@ -83,3 +83,18 @@ def test_the_redaction_version_is_part_of_the_content_hash():
     assert unredacted == content_hash("q <EMAIL>", "a", ["c"], None)
     assert content_hash("q <EMAIL>", "a", ["c"], "pii-1") != unredacted
     assert content_hash("q <EMAIL>", "a", ["c"], "pii-1") != content_hash("q <EMAIL>", "a", ["c"], "pii-2")
+
+
+def test_the_settings_come_from_the_environment(tmp_path):
+    import dagster as dg
+    import pytest
+
+    from trace_assets.environments import MissingSettingError, build_resources, redact_pii
+
+    assert redact_pii({}) is True and redact_pii({"TRACE_REDACT_PII": "false"}) is False
+    with pytest.raises(MissingSettingError, match="TRACE_REDACT_PII='maybe'"):
+        redact_pii({"TRACE_REDACT_PII": "maybe"})
+    lake = build_resources({"TRACE_LAKE_URI": str(tmp_path), "TRACE_ERASURE_SALT": "s3cr3t"})["trace_lake"]
+    # The salt is an EnvVar: read at run time, never written into the definitions or the UI.
+    assert isinstance(lake.erasure_salt, dg.EnvVar) and lake.erasure_salt.env_var_name == "TRACE_ERASURE_SALT"
+    assert build_resources({"TRACE_LAKE_URI": str(tmp_path)})["trace_lake"].erasure_salt is None
