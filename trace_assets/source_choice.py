@@ -66,6 +66,7 @@ def build_trace_source(environ: Mapping[str, str]) -> TraceSource:
             export_uri=environ["LANGFUSE_EXPORT_URI"],
             s3_endpoint_url=environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL"),
             s3_region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION"),
+            ui_url=environ.get("LANGFUSE_HOST") or environ.get("LANGFUSE_BASE_URL") or None,
             **_langfuse_rules(environ),
         )
     return DuckDBTraceSource(duckdb=DuckDBResource(database=":memory:"))

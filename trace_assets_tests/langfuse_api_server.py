@@ -597,7 +597,7 @@ class LangfuseApiServer:
         if self.api_version == "v4" and is_v1_read:
             return 404, {"message": EVENTS_ONLY_MESSAGE}, {}
         known = {V2_PATH, "/api/public/ingestion", "/api/public/scores", "/api/public/v2/scores",
-                 "/api/public/traces", "/api/public/observations", "/api/public/health"}
+                 "/api/public/traces", "/api/public/observations", "/api/public/health", "/api/public/projects"}
         if path not in known and not path.startswith("/api/public/traces/"):
             return 404, {"message": "Not Found"}, {}
         if path == "/api/public/health":
@@ -625,6 +625,9 @@ class LangfuseApiServer:
             return 405, {"message": "Method not allowed"}, {}
         if method != "GET":
             return 405, {"message": "Method not allowed"}, {}
+        if path == "/api/public/projects":
+            # projects.yml: a project-scoped key pair sees its one project.
+            return 200, {"data": [{"id": self.project_id, "name": "test project", "metadata": {}, "retentionDays": None}]}, {}
         if path == V2_PATH:
             if self.api_version != "v4":
                 return 404, {"message": V2_NOT_AVAILABLE}, {}

@@ -213,3 +213,12 @@ def test_awkward_traces_land_as_what_they_are(server_version):
     korean = cases["korean_python_sdk"]
     assert rows[korean.id]["input"] == korean.facts.question and "\\u" not in rows[korean.id]["input"]
     assert max(len(str(v)) for v in json.loads(rows[cases["long_metadata"].id]["metadata"]).values()) > 200
+
+
+def test_each_row_links_to_its_page_in_langfuse():
+    traces = day_of_traces(DAY, 10, seed=9, edge_cases=False)
+    with LangfuseApiServer(traces, api_version="v4") as server:
+        rows = read_day(source_for(server))
+        project = server.project_id
+    for trace_id, row in rows.items():
+        assert json.loads(row["metadata"])["langfuse_trace_url"] == f"{server.base_url}/project/{project}/traces/{trace_id}"

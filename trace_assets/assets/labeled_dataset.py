@@ -16,8 +16,9 @@ from trace_assets.labeled_table import (
     LABELED_SCHEMA,
     LABELED_TABLE,
 )
+from trace_assets.langfuse.trace_rows import TRACE_URL_KEY
 from trace_assets.partitions import days_in
-from trace_assets.reporting.examples import best_and_worst, examples_markdown
+from trace_assets.reporting.examples import best_and_worst, examples_markdown, trace_urls_in_metadata
 from trace_assets.reporting.reward_picture import markdown_image, reward_picture_png, rewards_by_model
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.trace_lake import TraceLake
@@ -68,9 +69,8 @@ def labeled_dataset(
     bands = value_counts(dataset, "preference")
     unlabeled = value_counts(dataset.filter(pc.is_null(dataset["final_reward"])), "final_reward_note")
     best, worst = best_and_worst(dataset)
-    # trace_urls=None: a source that knows where each trace can be read in full (Langfuse) may
-    # pass {trace_id: url} here, and the examples link to it.
-    trace_urls = None
+    # The Langfuse sources record each trace's page in Langfuse: the examples link to it.
+    trace_urls = trace_urls_in_metadata(iceberg_table, [row["trace_id"] for row in best + worst], TRACE_URL_KEY)
     return dg.MaterializeResult(
         metadata={
             "window": window_text(window),

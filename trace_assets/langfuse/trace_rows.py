@@ -1,5 +1,6 @@
 """A spool of spans (span_spool.py) as record batches of the landed source columns."""
 
+import json
 from collections.abc import Iterator
 
 import pyarrow as pa
@@ -27,18 +28,22 @@ LANGFUSE_ROW_SCHEMA = pa.schema(
     ]
 )
 
+# The metadata key that holds a landed trace's page in Langfuse's UI.
+TRACE_URL_KEY = "langfuse_trace_url"
+
 # Reasons a trace read for a window is not one of its rows that are worth telling a user
 # (a trace of the neighbouring day is not).
 _QUIET = {"trace_outside_window"}
 
 
 def assembled_batches(
-    spool: SpanSpool, rules: AssemblyRules, notes: RejectionLog, rows_per_batch: int = 5_000
+    spool: SpanSpool, rules: AssemblyRules, notes: RejectionLog, trace_url_prefix: str | None = None, rows_per_batch: int = 5_000
 ) -> Iterator[pa.RecordBatch]:
     """The window's traces as batches of LANGFUSE_ROW_SCHEMA; traces that are not rows of the
     window (Langfuse's evaluator traces, other environments, spans whose trace starts outside
     the window) are counted in `notes` with sample ids. Traces without output are left out and
-    counted, as the SQL sources leave out rows with a NULL output."""
+    counted, as the SQL sources leave out rows with a NULL output. With `trace_url_prefix`, each
+    row's metadata gets `langfuse_trace_url`, the trace's page in Langfuse."""
     rows = []
     for trace_id, spans in spool.traces():
         if trace_id is None:
@@ -52,6 +57,10 @@ def assembled_batches(
         if row["output"] is None:
             notes.add("trace_without_output", trace_id, 0)
             continue
+        if trace_url_prefix:
+            metadata = json.loads(row["metadata"])
+            metadata.setdefault(TRACE_URL_KEY, trace_url_prefix + trace_id)
+            row["metadata"] = json.dumps(metadata, ensure_ascii=False)
         rows.append(row)
         if len(rows) >= rows_per_batch:
             yield pa.RecordBatch.from_pylist(rows, schema=LANGFUSE_ROW_SCHEMA)

@@ -1,6 +1,7 @@
 """The day's best and worst labeled traces, as a markdown table for asset metadata. A trace links
 to where it can be read in full (e.g. its Langfuse page) when the caller knows that place."""
 
+import json
 from collections.abc import Mapping
 
 import pyarrow as pa
@@ -44,3 +45,20 @@ def _cell(text: str | None, limit: int) -> str:
     if len(flat) > limit:
         flat = flat[: limit - 1] + "…"
     return flat.replace("\\", "\\\\").replace("|", "\\|")
+
+
+def trace_urls_in_metadata(traces: pa.Table, trace_ids: list[str], key: str) -> dict[str, str]:
+    """{trace id: URL} for `trace_ids` whose landed metadata (`metadata_json`) holds a URL under
+    `key` (the Langfuse sources record the trace's page there)."""
+    if not trace_ids or "metadata_json" not in traces.column_names:
+        return {}
+    rows = traces.select(["id", "metadata_json"]).filter(pc.is_in(traces.column("id"), pa.array(trace_ids, pa.string())))
+    urls = {}
+    for row in rows.to_pylist():
+        try:
+            url = json.loads(row["metadata_json"] or "{}").get(key)
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(url, str) and url.startswith(("https://", "http://")):
+            urls[row["id"]] = url
+    return urls

@@ -9,7 +9,7 @@ import pyarrow as pa
 from pydantic import Field, PrivateAttr
 
 from trace_assets.ingest.rejections import RejectionLog
-from trace_assets.langfuse.api_client import LangfuseApi
+from trace_assets.langfuse.api_client import LangfuseApi, LangfuseApiError
 from trace_assets.langfuse.api_pages import (
     API_VERSIONS,
     V2_FINGERPRINT_FIELDS,
@@ -46,6 +46,7 @@ class LangfuseApiSource(LangfuseSource):
     )
 
     _version: str | None = PrivateAttr(default=None)
+    _project_id: str | None = PrivateAttr(default=None)
     _api: LangfuseApi | None = PrivateAttr(default=None)
 
     def api(self) -> LangfuseApi:
@@ -73,11 +74,23 @@ class LangfuseApiSource(LangfuseSource):
         if self.version(start) == "v2":
             for page in v2_observation_pages(api, reach_start, reach_end, limit=self.page_limit):
                 spool.add(spans_batch([span_from_observation(item) for item in page]))
-            return
-        for page in v1_trace_pages(api, start, end):
-            spool.add(spans_batch([span_from_trace(item) for item in page]))
-        for page in v1_observation_pages(api, reach_start, reach_end):
-            spool.add(spans_batch([span_from_observation(item) for item in page]))
+        else:
+            for page in v1_trace_pages(api, start, end):
+                spool.add(spans_batch([span_from_trace(item) for item in page]))
+            for page in v1_observation_pages(api, reach_start, reach_end):
+                spool.add(spans_batch([span_from_observation(item) for item in page]))
+        return self.project_id()
+
+    def project_id(self) -> str | None:
+        """The keys' project (`GET /api/public/projects`), for links to traces; None when the
+        server does not say (links are a convenience, never a reason to fail a day)."""
+        if self._project_id is None:
+            try:
+                projects = self.api().get("/api/public/projects", {}).get("data") or []
+            except LangfuseApiError:
+                projects = []
+            self._project_id = str(projects[0]["id"]) if projects and projects[0].get("id") else ""
+        return self._project_id or None
 
     def day_fingerprints(self, start: datetime, end: datetime) -> dict[date, str]:
         """A cheap pass over the days' trace ids and consent (v2: root observations with the

@@ -30,7 +30,9 @@ class LangfuseExportSource(LangfuseSource):
     def spool_window(self, spool: SpanSpool, reach_start, reach_end, start, end, notes: RejectionLog) -> None:
         fs, root = self._open()
         read = set()
+        project_id = None
         for manifest in read_manifests(fs, root):
+            project_id = manifest.project_id
             if not manifest.overlaps(reach_start, reach_end):
                 continue
             for file in manifest.files:
@@ -45,6 +47,7 @@ class LangfuseExportSource(LangfuseSource):
                         spool.add(spans.filter(pc.fill_null(inside, True)))
                 except ExportFileError as error:
                     notes.add("export_file_unreadable", str(error), 0)
+        return project_id
 
     def day_fingerprints(self, start: datetime, end: datetime) -> dict[date, str]:
         """Per day, the manifests whose windows touch the day's reach: a new export run with

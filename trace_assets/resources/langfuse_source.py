@@ -31,6 +31,10 @@ class LangfuseSource(TraceSource):
         description="How long after a trace starts its observations may still start (and before, for clock skew): "
         "the reach around a window that is read so that a trace's spans meet.",
     )
+    ui_url: str | None = Field(
+        default=None,
+        description="Langfuse's web address, for links to each trace (LANGFUSE_HOST); the API source's host by default.",
+    )
     spool_memory_limit: str = Field(default="256MB", description="DuckDB's memory while grouping spans by trace; beyond it, it spills to disk.")
 
     _notes: dict = PrivateAttr(default_factory=dict)
@@ -52,15 +56,20 @@ class LangfuseSource(TraceSource):
         notes = RejectionLog()
         self._notes[(start, end)] = notes
         with SpanSpool(memory_limit=self.spool_memory_limit) as spool:
-            self.spool_window(spool, start - self.grace, end + self.grace, start, end, notes)
-            yield from assembled_batches(spool, self.rules(start, end), notes)
+            project_id = self.spool_window(spool, start - self.grace, end + self.grace, start, end, notes)
+            yield from assembled_batches(spool, self.rules(start, end), notes, self.trace_url_prefix(project_id))
 
     def spool_window(
         self, spool: SpanSpool, reach_start: datetime, reach_end: datetime, start: datetime, end: datetime, notes: RejectionLog
     ) -> None:
         """Append to `spool` every span that may belong to a trace starting in [start, end):
-        spans starting in [reach_start, reach_end)."""
+        spans starting in [reach_start, reach_end). Returns the Langfuse project id when known."""
         raise NotImplementedError
+
+    def trace_url_prefix(self, project_id: str | None) -> str | None:
+        """`{ui}/project/{id}/traces/`: where Langfuse's UI shows a trace, when both are known."""
+        ui = self.ui_url or getattr(self, "host", None)
+        return f"{ui.rstrip('/')}/project/{project_id}/traces/" if ui and project_id else None
 
     def read_notes(self, start: datetime, end: datetime) -> RejectionLog:
         return self._notes.get((start, end), RejectionLog())
