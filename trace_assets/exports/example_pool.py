@@ -162,10 +162,9 @@ def _cluster_examples(examples: list[Example], rules: ExportRules) -> None:
     per_group = Counter(e.group_id for e in firsts)
     shared = [i for i, e in enumerate(firsts) if per_group[e.group_id] > 1]  # only these can be near-duplicates
     texts = [normalise(firsts[i].conversation.answer_text) for i in shared]
-    roots = near_duplicate_groups(
-        texts, rules.jaccard, rules.num_perm, rules.shingle_words,
-        same_bucket=lambda a, b: firsts[shared[a]].group_id == firsts[shared[b]].group_id,
-    )
+    group_numbers: dict[str, int] = {}
+    buckets = [group_numbers.setdefault(firsts[i].group_id, len(group_numbers)) for i in shared]
+    roots = near_duplicate_groups(texts, rules.jaccard, rules.num_perm, rules.shingle_words, buckets=buckets)
     merged = {shared[i]: shared[root] for i, root in enumerate(roots)}
     for example in examples:
         example.cluster = merged.get(example.cluster, example.cluster)
