@@ -8,7 +8,6 @@ completed by running it again with the same ids, and the log says which erasure 
 completed.
 """
 
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -37,8 +36,6 @@ from trace_assets.governance.lake_erasure import (
     parquet_files,
     partial_files,
 )
-
-log = logging.getLogger(__name__)
 
 STAGING = "_staging"
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from trace_assets.governance.denylist import TRACE_IDS_COLUMN, identifying_columns, subject_hash, subject_mask
+from trace_assets.governance.denylist import subject_hash, subject_mask
 from trace_assets.governance.erasure_log import TRACE, USER
 
 
@@ -58,10 +58,6 @@ class ErasureTargets:
         ]
 
 
-def identifies_rows(names) -> bool:
-    return bool(identifying_columns(names))
-
-
 def _cleaned(values, name: str) -> list[str]:
     cleaned = []
     for value in values or ():
@@ -70,5 +66,3 @@ def _cleaned(values, name: str) -> list[str]:
         cleaned.append(value)
     return cleaned
 
-
-__all__ = ["ErasureTargets", "identifies_rows", "TRACE_IDS_COLUMN"]

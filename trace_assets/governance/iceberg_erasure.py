@@ -16,10 +16,9 @@ with snapshots chosen by age instead of by content.
 """
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -37,7 +36,6 @@ class TableOutcome:
     snapshots_expired: int = 0
     files_deleted: int = 0
     note: str | None = None
-    skipped_files: list[str] = field(default_factory=list)
 
 
 def erasure_filter(columns: list[str], user_ids, trace_ids) -> BooleanExpression:
@@ -215,7 +213,3 @@ def _filesystem(table: Table) -> tuple[pafs.FileSystem, str]:
 def _normalised(location: str) -> str:
     return PyArrowFileIO.parse_location(location)[2]
 
-
-def rows_of(table: Table, snapshot_id: int, columns: list[str]) -> pa.Table:
-    """The identifying columns of every row of a snapshot (time travel), for checks."""
-    return table.scan(snapshot_id=snapshot_id, selected_fields=tuple(columns)).to_arrow()

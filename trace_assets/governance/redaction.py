@@ -19,15 +19,12 @@ import pyarrow.compute as pc
 
 from trace_assets.governance.pii_detectors import DETECTORS, JSON_TRIGGER, REDACTION_VERSION, TEXT_TRIGGER
 
-__all__ = ["REDACTION_VERSION", "RedactionCounts", "redact_text", "redact_json_text", "redact_landed_batch"]
+__all__ = ["REDACTION_VERSION", "redact_text", "redact_json_text", "redact_landed_batch"]
 
 # Landed columns redacted as plain text, as JSON documents, and as lists of texts.
 TEXT_COLUMNS = ("input", "output")
 JSON_COLUMNS = ("metadata_json", "messages")
 TEXT_LIST_COLUMNS = ("contexts",)
-
-RedactionCounts = Counter  # placeholder name ("EMAIL", ...) -> number of values replaced
-
 
 def redact_text(text: str, counts: Counter | None = None, detectors=DETECTORS) -> str:
     """`text` with every detected value replaced by its placeholder (`<EMAIL>`, `<PHONE>`,
