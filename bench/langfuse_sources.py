@@ -271,8 +271,9 @@ STAGES = [
     ("  own time (RecordBatch.to_pylist, from_pylist)", "langfuse/export_files.py", "read_spans", "own"),
     ("  span_from_observation (per span, Python)", "langfuse/records.py", "span_from_observation", "cum"),
     ("spool: spans to local Parquet", "langfuse/span_spool.py", "add", "cum"),
-    ("group: DuckDB sort, spans to Python", "langfuse/span_spool.py", "traces", "cum"),
-    ("  own time (grouping loop, to_pylist)", "langfuse/span_spool.py", "traces", "own"),
+    ("group: split, DuckDB sort, spans to Python", "langfuse/span_spool.py", "traces", "cum"),
+    ("  split into buckets by trace id (large days)", "langfuse/span_spool.py", "_split", "cum"),
+    ("  own time of the sorted read (loop, to_pylist)", "langfuse/span_spool.py", "_sorted_traces", "own"),
     ("assemble_trace (per trace, Python)", "langfuse/assembly.py", "assemble_trace", "cum"),
     ("landing rules (clean_batch)", "ingest/landing.py", "clean_batch", "cum"),
     ("redaction (redact_landed_batch)", "governance/redaction.py", "redact_landed_batch", "cum"),
@@ -398,14 +399,18 @@ def export_part(traces: int, profile_traces: int) -> None:
             started = time.perf_counter()
             written = write_export(fs, size, project)
             print(f"\n  N = {size:,} traces: {written['rows']:,} spans in {written['files']} hourly files, "
-                  f"{written['bytes'] / 1e6:,.0f} MB (zstd), written in {time.perf_counter() - started:.0f} s")
-            anchor, ours = measure("anchor", endpoint, project), measure("ours", endpoint, project)
-            results[size] = (anchor, ours)
-            print(f"  {'method':<34}{'seconds':>9}{'traces/s':>11}{'spans/s':>11}{'peak RSS MB':>13}")
-            for label, result in (("pyarrow alone (the anchor)", anchor), ("ours: land_day(LangfuseExportSource)", ours)):
+                  f"{written['bytes'] / 1e6:,.0f} MB (zstd), written in {time.perf_counter() - started:.0f} s", flush=True)
+            print(f"  {'method':<38}{'seconds':>9}{'traces/s':>11}{'spans/s':>11}{'peak RSS MB':>13}", flush=True)
+            measured = []
+            # Each line as soon as its child ends: a long run never loses a finished figure.
+            for method, label in (("anchor", "pyarrow alone (the anchor)"), ("ours", "ours: land_day(LangfuseExportSource)")):
+                result = measure(method, endpoint, project)
+                measured.append(result)
                 seconds = result["seconds"]
-                print(f"  {label:<34}{seconds:>9.1f}{size / seconds:>11,.0f}{written['rows'] / seconds:>11,.0f}"
-                      f"{result['peak_rss_mb']:>13,.0f}")
+                print(f"  {label:<38}{seconds:>9.1f}{size / seconds:>11,.0f}{written['rows'] / seconds:>11,.0f}"
+                      f"{result['peak_rss_mb']:>13,.0f}", flush=True)
+            anchor, ours = measured
+            results[size] = (anchor, ours)
             print(f"  landed {ours['traces']:,} consented traces ({ours['without_consent']:,} without consent not landed, "
                   f"{ours['rejected']} rejected, {ours['source_notes']} source notes); anchor read {anchor['spans']:,} spans, "
                   f"{anchor['arrow_bytes'] / 1e9:.1f} GB as Arrow")
@@ -657,6 +662,7 @@ def main() -> None:
     if args.child:
         child(args.child, args.endpoint, args.project, args.out)
         return
+    sys.stdout.reconfigure(line_buffering=True)  # figures appear as they are measured
     # The children (and pyarrow here) find moto's dummy credentials where AWS's tools look.
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_EC2_METADATA_DISABLED="true")
     print(f"Langfuse sources benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
