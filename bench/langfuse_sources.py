@@ -538,14 +538,15 @@ def _serve_api(port: int, traces: int, budget_per_minute: int, latency_s: float)
     stats = {"requests": 0, "pages": 0, "answered_429": 0, "first_s": None, "last_s": None}
     window = {"start": None, "count": 0}
 
-    async def observations_page(request: web.Request) -> web.Response:
+    def refused(request: web.Request) -> web.Response | None:
+        """Counts the request; 401 for other keys, 429 beyond the budget of the public API's
+        minute (Langfuse's rate limiter: a fixed 60 s window per key from its first request)."""
         now = time.monotonic()
         stats["requests"] += 1
         stats["first_s"] = now if stats["first_s"] is None else stats["first_s"]
         stats["last_s"] = now
         if request.headers.get("Authorization") != expected:
             return web.json_response({"message": "Invalid credentials. Confirm that you've configured the correct host."}, status=401)
-        # Langfuse's rate limiter: a fixed 60 s window per key from its first request.
         if window["start"] is None or now >= window["start"] + 60:
             window["start"], window["count"] = now, 0
         window["count"] += 1
@@ -555,6 +556,19 @@ def _serve_api(port: int, traces: int, budget_per_minute: int, latency_s: float)
             return web.json_response({"message": "Rate limit exceeded"}, status=429, headers={
                 "Retry-After": str(max(1, math.ceil(remaining))), "X-RateLimit-Limit": str(budget_per_minute),
                 "X-RateLimit-Remaining": "0"})
+        return None
+
+    async def projects(request: web.Request) -> web.Response:
+        """The keys' project (what the source asks for its trace links)."""
+        answer = refused(request) or web.json_response(
+            {"data": [{"id": store.project, "name": "bench", "metadata": {}, "retentionDays": None}]})
+        await asyncio.sleep(latency_s)
+        return answer
+
+    async def observations_page(request: web.Request) -> web.Response:
+        answer = refused(request)
+        if answer is not None:
+            return answer
         query = request.query
         limit = int(query.get("limit", "50"))
         if not 0 <= limit <= 1000:
@@ -582,6 +596,7 @@ def _serve_api(port: int, traces: int, budget_per_minute: int, latency_s: float)
     async def main() -> None:
         app = web.Application()
         app.router.add_get(V2_PATH, observations_page)
+        app.router.add_get("/api/public/projects", projects)
         app.router.add_get("/bench/stats", bench_stats)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -634,7 +649,7 @@ def api_part(traces: int, requests_per_minute: float, server_budget: int, latenc
           f"{traces / seconds:,.0f} traces/s; landed {landing.files.rows:,} consented traces "
           f"({landing.without_consent_not_landed:,} without consent not landed)")
     print(f"  requests: {client.requests} sent by the client, {server['requests']} seen by the server "
-          f"({server['pages']} pages answered; client retries: {client.retries or 'none'})")
+          f"({server['pages']} pages of observations; client retries: {client.retries or 'none'})")
     # n paced requests use the budget of n intervals: the first to the last start, plus one interval.
     interval = 60 / requests_per_minute
     print(f"  budget used while reading: {100 * server['requests'] * interval / (read_s + interval):.0f}% "
