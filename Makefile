@@ -37,3 +37,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/iceberg.py --rows 1000000 --days 3
 	$(BIN)/python bench/whole_day.py --traces 5000 --latency-ms 50 --ragas-processes 2
 	$(BIN)/python bench/reward_quality.py --traces 50000
+	$(BIN)/python bench/langfuse_sources.py --traces 1000000 --api-traces 20000 --requests-per-minute 60
