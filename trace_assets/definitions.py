@@ -25,18 +25,19 @@ from trace_assets.environments import (
 from trace_assets.erasure_job import erase_users_job
 from trace_assets.export_checks import build_export_checks
 from trace_assets.jobs import export_training_sets_job, ingest_traces_job, label_traces_job, refresh_traces_job
+from trace_assets.ownership import with_owners
 from trace_assets.quality_checks import build_quality_checks
 from trace_assets.snapshot_expiry_job import build_expiry_schedule, expire_snapshots_job
 from trace_assets.source_choice import write_scores_to_langfuse
 
 defs = dg.Definitions(
-    assets=[
+    assets=with_owners([
         raw_traces, iceberg_table, judge_scores, ragas_scores, labeled_dataset, reward_quality,
         # dpo_pairs, kto_examples, grpo_prompts over TRACE_EXPORT_WINDOW_DAYS days
         build_export_assets(export_window_days(os.environ)),
         # Rewards back into Langfuse only when asked for (TRACE_LANGFUSE_WRITE_SCORES=true with the API's settings).
         *([langfuse_scores] if write_scores_to_langfuse(os.environ) else []),
-    ],
+    ]),
     asset_checks=[*build_checks(max_score_error_rate(os.environ)), *build_quality_checks(), *build_export_checks()],
     jobs=[ingest_traces_job, label_traces_job, refresh_traces_job, export_training_sets_job, erase_users_job, expire_snapshots_job],
     schedules=[daily_refresh_schedule, build_expiry_schedule(snapshot_retention_days(os.environ))],
