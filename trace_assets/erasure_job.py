@@ -3,7 +3,7 @@
 Launch it from the UI (Jobs -> erase_users -> Launchpad) or the CLI:
 
     dagster job launch -m trace_assets.definitions -j erase_users \\
-        --config-json '{"ops": {"erase_users": {"config": {"user_ids": ["user-123"]}}}}'
+        --config-json '{"ops": {"erase_user_data": {"config": {"user_ids": ["user-123"]}}}}'
 
 The work is plain functions in governance/; this file only wires them to the resources.
 """
@@ -36,7 +36,7 @@ class EraseUsersConfig(dg.Config):
     )
 
 
-@dg.op(name="erase_users", tags={"governance": "erasure"})
+@dg.op(name="erase_user_data", tags={"governance": "erasure"})
 def erase_users_op(
     context: dg.OpExecutionContext, config: EraseUsersConfig, trace_lake: TraceLake, iceberg: IcebergWarehouse
 ) -> None:

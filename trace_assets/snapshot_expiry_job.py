@@ -27,7 +27,7 @@ class ExpireSnapshotsConfig(dg.Config):
     )
 
 
-@dg.op(name="expire_snapshots", tags={"governance": "retention"})
+@dg.op(name="expire_old_snapshots", tags={"governance": "retention"})
 def expire_snapshots_op(context: dg.OpExecutionContext, config: ExpireSnapshotsConfig, iceberg: IcebergWarehouse) -> None:
     """Expire the snapshots older than the retention in every table of the traces' namespace and
     delete the files only they referenced."""
@@ -63,5 +63,5 @@ def build_expiry_schedule(retention_days: int) -> dg.ScheduleDefinition:
         job=expire_snapshots_job,
         cron_schedule="0 4 * * *",
         execution_timezone="UTC",
-        run_config={"ops": {"expire_snapshots": {"config": {"retention_days": retention_days}}}},
+        run_config={"ops": {"expire_old_snapshots": {"config": {"retention_days": retention_days}}}},
     )

@@ -98,7 +98,7 @@ def _write_export_snapshot(lake: TraceLake, alice_ids, bob_ids):
 
 def _erase(world, **config):
     return erase_users_job.execute_in_process(
-        run_config={"ops": {"erase_users": {"config": {"orphan_min_age_minutes": 0, **config}}}},
+        run_config={"ops": {"erase_user_data": {"config": {"orphan_min_age_minutes": 0, **config}}}},
         resources={"trace_lake": world["lake"], "iceberg": world["warehouse"]},
     )
 
@@ -246,7 +246,7 @@ def test_an_interrupted_erasure_is_completed_by_a_rerun_and_the_log_says_so(tmp_
 
     monkeypatch.setattr(erasure, "erase_from_table", dies_after_the_first_table)
     first = erase_users_job.execute_in_process(
-        run_config={"ops": {"erase_users": {"config": {"user_ids": [ALICE], "orphan_min_age_minutes": 0}}}},
+        run_config={"ops": {"erase_user_data": {"config": {"user_ids": [ALICE], "orphan_min_age_minutes": 0}}}},
         resources={"trace_lake": world["lake"], "iceberg": world["warehouse"]},
         raise_on_error=False,
     )
@@ -298,7 +298,7 @@ def test_a_withdrawn_consent_leaves_every_table_at_the_next_run_and_history_at_e
     from trace_assets.snapshot_expiry_job import expire_snapshots_job
 
     expired = expire_snapshots_job.execute_in_process(
-        run_config={"ops": {"expire_snapshots": {"config": {"retention_days": 0, "orphan_min_age_minutes": 0}}}},
+        run_config={"ops": {"expire_old_snapshots": {"config": {"retention_days": 0, "orphan_min_age_minutes": 0}}}},
         resources={"iceberg": world["warehouse"]},
     )
     assert expired.success

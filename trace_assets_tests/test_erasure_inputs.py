@@ -53,7 +53,7 @@ def test_erasure_requests_must_name_someone():
 
 def test_erase_users_without_a_salt_fails_naming_the_setting(tmp_path):
     result = erase_users_job.execute_in_process(
-        run_config={"ops": {"erase_users": {"config": {"user_ids": ["alice"]}}}},
+        run_config={"ops": {"erase_user_data": {"config": {"user_ids": ["alice"]}}}},
         resources={
             "trace_lake": TraceLake(uri=str(tmp_path / "lake")),
             "iceberg": IcebergWarehouse(local_fallback_dir=str(tmp_path / "lake" / "iceberg")),
@@ -61,12 +61,12 @@ def test_erase_users_without_a_salt_fails_naming_the_setting(tmp_path):
         raise_on_error=False,
     )
     assert not result.success
-    assert "TRACE_ERASURE_SALT is not set" in str(result.failure_data_for_node("erase_users").error.cause)
+    assert "TRACE_ERASURE_SALT is not set" in str(result.failure_data_for_node("erase_user_data").error.cause)
 
 
 def test_an_unknown_reason_is_refused(tmp_path):
     result = erase_users_job.execute_in_process(
-        run_config={"ops": {"erase_users": {"config": {"user_ids": ["alice"], "reason": "because"}}}},
+        run_config={"ops": {"erase_user_data": {"config": {"user_ids": ["alice"], "reason": "because"}}}},
         resources={
             "trace_lake": TraceLake(uri=str(tmp_path / "lake"), erasure_salt="s"),
             "iceberg": IcebergWarehouse(local_fallback_dir=str(tmp_path / "lake" / "iceberg")),
@@ -74,7 +74,7 @@ def test_an_unknown_reason_is_refused(tmp_path):
         raise_on_error=False,
     )
     assert not result.success
-    assert "'because' is not one of request, consent_withdrawn" in str(result.failure_data_for_node("erase_users").error.cause)
+    assert "'because' is not one of request, consent_withdrawn" in str(result.failure_data_for_node("erase_user_data").error.cause)
 
 
 def test_an_erasure_that_starts_while_a_day_lands_leaves_the_days_files(traces_table, source_for, tmp_path):
