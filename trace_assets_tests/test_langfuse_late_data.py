@@ -33,11 +33,12 @@ class Sensor:
     def tick(self) -> list[dg.RunRequest]:
         from trace_assets.definitions import defs
 
-        context = dg.build_sensor_context(
+        # A context manager: the API source closes its HTTP client when the tick ends.
+        with dg.build_sensor_context(
             instance=self.instance, cursor=self.cursor, resources={"trace_source": self.source},
             repository_def=defs.get_repository_def(),
-        )
-        data = self.sensor.evaluate_tick(context)
+        ) as context:
+            data = self.sensor.evaluate_tick(context)
         self.cursor = data.cursor
         return data.run_requests
 
