@@ -51,6 +51,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).parent))
 from loopback_fleet import stop  # noqa: E402  (SIGTERM, then SIGKILL: children we own always end)
+from process_memory import resident_bytes  # noqa: E402
 
 from trace_assets.sample_data.langfuse_export import OBSERVATIONS_V2_SCHEMA  # noqa: E402
 
@@ -333,7 +334,7 @@ def measure(method: str, endpoint: str, project: str) -> dict:
         def sample() -> None:
             nonlocal peak
             while not sampler_done.is_set():
-                peak = max(peak, _rss(process.pid))
+                peak = max(peak, resident_bytes(process.pid))
                 sampler_done.wait(0.05)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -352,13 +353,6 @@ def measure(method: str, endpoint: str, project: str) -> dict:
     result["peak_rss_mb"] = peak / 2**20
     return result
 
-
-def _rss(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, IndexError):
-        return 0
 
 
 def free_port() -> int:

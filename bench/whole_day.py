@@ -22,6 +22,7 @@ import dagster as dg
 sys.path.insert(0, str(Path(__file__).parent))
 from extraction import BENCH_URL, fill  # noqa: E402  (the same realistic day)
 from loopback_fleet import running_fleet  # noqa: E402
+from process_memory import resident_bytes  # noqa: E402
 
 
 class RssSampler:
@@ -37,7 +38,7 @@ class RssSampler:
     def _run(self, every_s: float) -> None:
         while not self._stop.is_set():
             children = [pid for pid in _child_pids(os.getpid()) if pid != self.excluded]
-            self.samples.append((time.time(), _rss(os.getpid()), sum(_rss(pid) for pid in children)))
+            self.samples.append((time.time(), resident_bytes(os.getpid()), sum(resident_bytes(pid) for pid in children)))
             self._stop.wait(every_s)
 
     def __enter__(self) -> "RssSampler":
@@ -63,14 +64,6 @@ def _child_pids(pid: int) -> list[int]:
             pass
     return pids
 
-
-def _rss(pid: int) -> int:
-    """Bytes resident (0 when the process has just ended)."""
-    try:
-        with open(f"/proc/{pid}/statm") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, IndexError):
-        return 0
 
 
 def main() -> None:

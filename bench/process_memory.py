@@ -1,0 +1,13 @@
+"""Resident memory of a process by pid, from /proc/<pid>/statm: RUSAGE_CHILDREN reports the
+parent's peak for spawned children (STACK.md), so the benchmarks sample children themselves."""
+
+import os
+
+
+def resident_bytes(pid: int) -> int:
+    """Bytes resident (0 when the process has just ended)."""
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, IndexError):
+        return 0
