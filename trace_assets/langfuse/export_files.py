@@ -19,6 +19,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from trace_assets.langfuse.arrow_spans import spans_from_export
 from trace_assets.langfuse.records import span_from_observation, span_from_trace
 from trace_assets.langfuse.spans import SPAN_SCHEMA, as_utc
 
@@ -99,11 +100,18 @@ def file_path(root: str, manifest: ExportManifest, file: ExportFile) -> str:
     return f"{root}/{relative}"
 
 
-def read_spans(fs: pafs.FileSystem, path: str, file: ExportFile) -> Iterator[pa.RecordBatch]:
-    """The file's rows as spans (SPAN_SCHEMA), a batch at a time."""
+def read_spans(fs: pafs.FileSystem, path: str, file: ExportFile, columnar: bool = True) -> Iterator[pa.RecordBatch]:
+    """The file's rows as spans (SPAN_SCHEMA), a batch at a time: Parquet with Arrow compute
+    (arrow_spans.py), JSONL and CSV (and Parquet with `columnar=False`) a dict per row."""
     to_span = span_from_trace if file.table == "traces" else span_from_observation
     try:
         for records in _record_batches(fs, path, file):
+            if columnar and isinstance(records, pa.RecordBatch) and file.file_type == "PARQUET":
+                try:
+                    yield spans_from_export(records, file.table)
+                    continue
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                    pass  # columns of unexpected types: the row-wise rules below handle any value
             yield pa.RecordBatch.from_pylist([to_span(record) for record in records.to_pylist()], schema=SPAN_SCHEMA)
     except FileNotFoundError as error:
         raise ExportFileError(f"{path}: listed by a manifest but missing") from error
