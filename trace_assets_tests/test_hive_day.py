@@ -31,7 +31,7 @@ def landed_rows(ids: list[str], models: list[str | None]) -> pa.RecordBatch:
 
 def test_the_readme_s_file_limits_are_the_defaults():
     layout = FileLayout()
-    assert (layout.max_rows_per_file, layout.rows_per_group, layout.bytes_per_group) == (1_000_000, 128 * 1024, 16 << 20)
+    assert (layout.max_rows_per_file, layout.rows_per_group, layout.bytes_per_group) == (1_000_000, 128 * 1024, 8 << 20)
     assert TraceLake(uri="/lake").max_rows_per_file == 1_000_000
 
 

@@ -53,7 +53,7 @@ class FileLayout:
 
     max_rows_per_file: int = 1_000_000
     rows_per_group: int = 128 * 1024
-    bytes_per_group: int = 16 << 20
+    bytes_per_group: int = 8 << 20  # 4 open folders x 8 MB: a landing step stays under 512 MB (BENCHMARKS.md)
 
 
 @dataclass

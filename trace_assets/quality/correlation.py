@@ -2,7 +2,6 @@
 with the reason where it is undefined: too few pairs, or a side whose values are all equal."""
 
 import numpy as np
-from scipy import stats
 
 from trace_assets.quality.figure import Figure
 
@@ -28,6 +27,8 @@ def spearman(xs: list[float], ys: list[float], names: tuple[str, str]) -> Figure
     reason = _undefined(x, y, names)
     if reason:
         return Figure.null(reason)
+    from scipy import stats  # here: scipy.stats is ~60 MB every step process would carry (BENCHMARKS.md)
+
     return Figure.of(stats.spearmanr(x, y).statistic, f"Spearman of {names[0]} and {names[1]} is undefined")
 
 
@@ -37,6 +38,8 @@ def kendall(xs: list[float], ys: list[float], names: tuple[str, str]) -> Figure:
     reason = _undefined(x, y, names)
     if reason:
         return Figure.null(reason)
+    from scipy import stats
+
     return Figure.of(stats.kendalltau(x, y).statistic, f"Kendall's tau of {names[0]} and {names[1]} is undefined")
 
 

@@ -55,7 +55,10 @@ class SqlTraceSource(TraceSource):
         f"(keys: {', '.join(SOURCE_COLUMNS)}).",
     )
     fetch_rows: int = Field(
-        default=5_000, gt=0, description="Rows per record batch: bounds memory whatever the day's size."
+        default=2_000,
+        gt=0,
+        description="Rows per record batch: bounds memory whatever the day's size (2,000 realistic traces are "
+        "~7 MB; larger batches cost memory and gain little, BENCHMARKS.md).",
     )
 
     @field_validator("table")
