@@ -100,6 +100,21 @@ def file_path(root: str, manifest: ExportManifest, file: ExportFile) -> str:
     return f"{root}/{relative}"
 
 
+# Arrow bytes per file byte, about: text compresses ~4x with zstd or gzip.
+_ARROW_PER_FILE_BYTE = {True: 5.0, False: 1.5}
+
+
+def expected_arrow_bytes(fs: pafs.FileSystem, files: dict[str, ExportFile]) -> float:
+    """About how large the files' spans are as Arrow, from their sizes (missing files count 0)."""
+    total = 0.0
+    for info in fs.get_file_info(list(files)):
+        file = files[info.path] if info.path in files else None
+        if info.type == pafs.FileType.File and info.size:
+            compressed = file is None or file.file_type == "PARQUET" or file.compressed or info.path.endswith(".gz")
+            total += info.size * _ARROW_PER_FILE_BYTE[compressed]
+    return total
+
+
 def read_spans(fs: pafs.FileSystem, path: str, file: ExportFile, columnar: bool = True) -> Iterator[pa.RecordBatch]:
     """The file's rows as spans (SPAN_SCHEMA), a batch at a time: Parquet with Arrow compute
     (arrow_spans.py), JSONL and CSV (and Parquet with `columnar=False`) a dict per row."""

@@ -1,14 +1,14 @@
 """Grouping a window's spans by trace in bounded memory, however large the day.
 
 Langfuse hands out spans in time order (the API, newest first) or in export files by when they
-were written, so a trace's spans straddle pages and files. Readers append spans to a spool of
-Parquet files on local disk as they arrive; DuckDB then sorts the spool by trace id and the
-sorted stream is cut into traces. DuckDB cannot sort rows this wide (answers, documents, chat
-messages) beyond its `memory_limit` (it fails with "failed to pin block" rather than spill): a
-spool larger than an eighth of the limit is first split by a hash of the trace id into buckets
-that each fit, and each bucket is sorted on its own (all spans of a trace are in one bucket).
-Of a span served twice (an updated span before ClickHouse merges, or a row on an export window
-boundary), the latest `updated_at` is kept.
+were written, so a trace's spans straddle pages and files. Readers append spans to a spool on
+local disk as they arrive, split there and then by a hash of the trace id into bucket files
+(Arrow IPC streams: appending costs no memory beyond a fixed write buffer shared by all
+buckets), so all spans of a trace are in one bucket. Each bucket is then read whole, sorted
+with Arrow and cut into traces. A bucket larger than its share of the memory limit (the day
+was larger than the reader expected) is split again before it is sorted. Of a span served
+twice (an updated span before ClickHouse merges, or a row on an export window boundary), the
+latest `updated_at` is kept.
 """
 
 import math
@@ -18,133 +18,229 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.compute as pc
 
 from trace_assets.langfuse.spans import SPAN_SCHEMA, TRACE_KIND
 
+# The sort that decides which of a span's copies is kept (the first) and the order a trace's
+# spans are handed on in: trace, its v3 TRACE record first, span id, the latest version first.
+_IS_TRACE = "__is_trace"
+_ORDER = [(name, order, "at_end") for name, order in
+          (("trace_id", "ascending"), (_IS_TRACE, "descending"), ("id", "ascending"), ("updated_at", "descending"))]
+# Buckets when the reader cannot tell how large the window is (it is split again if needed).
+_DEFAULT_BUCKETS = 8
+_MAX_BUCKETS = 4096
+
 
 class SpanSpool:
-    """A context manager: `add` batches of SPAN_SCHEMA, then iterate `traces()`."""
+    """A context manager: optionally `expect` the window's size, `add` batches of SPAN_SCHEMA,
+    then iterate `traces()` (or `trace_tables()`).
 
-    def __init__(self, memory_limit: str = "256MB", rows_per_file: int = 200_000, directory: str | None = None):
+    `memory_limit` bounds what grouping holds at once: a bucket is at most an eighth of it (a
+    sorted copy and the Python objects of a slice come on top), and the write buffers of all
+    buckets together another eighth."""
+
+    def __init__(self, memory_limit: str = "256MB", directory: str | None = None):
         self.memory_limit = memory_limit
-        self.rows_per_file = rows_per_file
+        self._bucket_bytes = _bytes_of(memory_limit) / 8
         self._directory = Path(tempfile.mkdtemp(prefix="trace-assets-spans-", dir=directory))
-        self._writer: pq.ParquetWriter | None = None
-        self._file_rows = 0
-        self._files = 0
+        self._buckets: _Buckets | None = None
+        self._expected_bytes = 0.0
         self.spans = 0
         self.bytes = 0  # Arrow bytes added
+        self.largest_bucket_bytes = 0  # the largest bucket sorted at once
 
     def __enter__(self) -> "SpanSpool":
         return self
 
     def __exit__(self, *exc) -> None:
-        self._close_writer()
+        if self._buckets is not None:
+            self._buckets.close()
         shutil.rmtree(self._directory, ignore_errors=True)
+
+    def expect(self, arrow_bytes: float) -> None:
+        """The window's spans will be about `arrow_bytes` as Arrow: enough buckets that each fits
+        (called before the first `add`; later calls are ignored)."""
+        if self._buckets is None:
+            self._expected_bytes = arrow_bytes
 
     def add(self, spans: pa.RecordBatch | pa.Table) -> None:
         if spans.num_rows == 0:
             return
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(self._directory / f"spans-{self._files}.parquet", SPAN_SCHEMA)
-            self._files += 1
+        if self._buckets is None:
+            count = max(_DEFAULT_BUCKETS, math.ceil(self._expected_bytes / self._bucket_bytes))
+            self._buckets = _Buckets(self._directory / "spool", min(count, _MAX_BUCKETS), self._bucket_bytes, seed=0)
         table = spans if isinstance(spans, pa.Table) else pa.Table.from_batches([spans])
-        self._writer.write_table(table.cast(SPAN_SCHEMA))
-        self._file_rows += spans.num_rows
-        self.spans += spans.num_rows
-        self.bytes += spans.nbytes
-        if self._file_rows >= self.rows_per_file:
-            self._close_writer()
+        table = table.cast(SPAN_SCHEMA)
+        self._buckets.add(table)
+        self.spans += table.num_rows
+        self.bytes += table.nbytes
 
-    def _close_writer(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-            self._file_rows = 0
-
-    def traces(self, batch_rows: int = 10_000) -> Iterator[tuple[str, list[dict]]]:
-        """(trace id, its spans, each span once) for every trace in the spool: by trace id, or by
-        trace id within each bucket when the spool was split (see the module docstring)."""
-        self._close_writer()
-        if self._files == 0:
+    def trace_tables(self) -> Iterator[pa.Table]:
+        """Tables of whole traces: each trace's spans in one table, each span once, sorted by
+        trace id, then (the v3 TRACE record first) span id. Traces of different tables are in no
+        particular order."""
+        if self._buckets is None:
             return
-        buckets = math.ceil(self.bytes / (_bytes_of(self.memory_limit) / 8))
-        if buckets <= 1:
-            yield from self._sorted_traces(str(self._directory / "spans-*.parquet"), batch_rows)
-            return
-        for bucket in self._split(buckets):
-            yield from self._sorted_traces(bucket, batch_rows)
+        self._buckets.close()
+        for table in _sorted_buckets(self._buckets, self._bucket_bytes, depth=1):
+            self.largest_bucket_bytes = max(self.largest_bucket_bytes, table.nbytes)
+            yield table
 
-    def _split(self, buckets: int) -> list[str]:
-        """The spool rewritten as `buckets` files by a hash of the trace id, each bucket's rows
-        buffered up to an equal share of a quarter of the memory limit before they are written."""
-        folder = self._directory / f"buckets-{buckets}"
-        folder.mkdir()
-        paths = [str(folder / f"bucket-{bucket}.parquet") for bucket in range(buckets)]
-        writers = [pq.ParquetWriter(path, SPAN_SCHEMA) for path in paths]
-        pending: list[list[pa.RecordBatch]] = [[] for _ in range(buckets)]
-        pending_bytes = [0] * buckets
-        flush_bytes = _bytes_of(self.memory_limit) / 4 / buckets
-        try:
-            for index in range(self._files):
-                for batch in pq.ParquetFile(self._directory / f"spans-{index}.parquet").iter_batches(batch_size=5_000):
-                    of_row = np.fromiter((hash(trace_id) % buckets for trace_id in batch.column("trace_id").to_pylist()), np.int64, batch.num_rows)
-                    order = np.argsort(of_row, kind="stable")
-                    bounds = np.searchsorted(of_row[order], np.arange(buckets + 1))
-                    for bucket in np.flatnonzero(np.diff(bounds)):
-                        part = batch.take(pa.array(order[bounds[bucket] : bounds[bucket + 1]]))
-                        pending[bucket].append(part)
-                        pending_bytes[bucket] += part.nbytes
-                        if pending_bytes[bucket] >= flush_bytes:
-                            writers[bucket].write_table(pa.Table.from_batches(pending[bucket]))
-                            pending[bucket], pending_bytes[bucket] = [], 0
-            for bucket, batches in enumerate(pending):
-                if batches:
-                    writers[bucket].write_table(pa.Table.from_batches(batches))
-        finally:
-            for writer in writers:
+    def traces(self, rows_per_slice: int = 5_000) -> Iterator[tuple[str | None, list[dict]]]:
+        """(trace id, its spans as dicts, each span once) for every trace in the spool; spans
+        without a trace id come last in one group with id None."""
+        for table in self.trace_tables():
+            yield from _traces_of(table, rows_per_slice)
+
+
+class _Buckets:
+    """Files `bucket-<n>.arrows` under `folder`, one per hash of the trace id, each an Arrow IPC
+    stream. Rows wait in memory until the buffers of all buckets together reach `buffer_bytes`
+    (a fixed total, however many buckets), then each bucket's rows are written as one batch."""
+
+    def __init__(self, folder: Path, count: int, buffer_bytes: float, seed: int):
+        folder.mkdir(parents=True)
+        self.folder, self.count, self.seed = folder, count, seed
+        self.paths = [folder / f"bucket-{bucket}.arrows" for bucket in range(count)]
+        self.bytes = [0] * count
+        self._writers: list[pa.ipc.RecordBatchStreamWriter | None] = [None] * count
+        self._pending: list[list[pa.Table]] = [[] for _ in range(count)]
+        self._pending_bytes = 0
+        self._buffer_bytes = buffer_bytes
+
+    def add(self, table: pa.Table) -> None:
+        of_row = bucket_of(table.column("trace_id"), self.count, self.seed)
+        order = np.argsort(of_row, kind="stable")
+        bounds = np.searchsorted(of_row[order], np.arange(self.count + 1))
+        for bucket in np.flatnonzero(np.diff(bounds)):
+            part = table.take(pa.array(order[bounds[bucket] : bounds[bucket + 1]]))
+            self._pending[bucket].append(part)
+            self._pending_bytes += part.nbytes
+            self.bytes[bucket] += part.nbytes
+        if self._pending_bytes >= self._buffer_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        for bucket, parts in enumerate(self._pending):
+            if not parts:
+                continue
+            if self._writers[bucket] is None:
+                self._writers[bucket] = pa.ipc.new_stream(str(self.paths[bucket]), SPAN_SCHEMA)
+            self._writers[bucket].write_table(pa.concat_tables(parts).combine_chunks())
+            self._pending[bucket] = []
+        self._pending_bytes = 0
+
+    def close(self) -> None:
+        self.flush()
+        for bucket, writer in enumerate(self._writers):
+            if writer is not None:
                 writer.close()
-        for index in range(self._files):
-            (self._directory / f"spans-{index}.parquet").unlink()
-        return paths
+                self._writers[bucket] = None
 
-    def _sorted_traces(self, files: str, batch_rows: int) -> Iterator[tuple[str, list[dict]]]:
-        connection = duckdb.connect(config={"memory_limit": self.memory_limit, "threads": 1})
-        try:
-            connection.execute("SET temp_directory = $1", [str(self._directory / "duckdb-spill")])
-            connection.execute("SET preserve_insertion_order = false")
-            reader = connection.sql(
-                "SELECT * FROM read_parquet($1) "
-                "ORDER BY trace_id, type = $2 DESC, id, updated_at DESC NULLS LAST",
-                params=[files, TRACE_KIND],
-            ).to_arrow_reader(batch_rows)
-            current_id, current_spans, seen = None, [], set()
-            for batch in reader:
-                for span in batch.to_pylist():
-                    if span["trace_id"] != current_id:
-                        if current_id is not None:
-                            yield current_id, current_spans
-                        current_id, current_spans, seen = span["trace_id"], [], set()
-                    key = (span["type"] == TRACE_KIND, span["id"])
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    current_spans.append(span)
-            if current_id is not None:
-                yield current_id, current_spans
-        finally:
-            connection.close()
+    def read(self, bucket: int) -> Iterator[pa.RecordBatch]:
+        if not self.paths[bucket].exists():
+            return
+        with pa.memory_map(str(self.paths[bucket])) as source:
+            yield from pa.ipc.open_stream(source)
+
+
+def _sorted_buckets(buckets: _Buckets, bucket_bytes: float, depth: int) -> Iterator[pa.Table]:
+    for bucket in range(buckets.count):
+        if buckets.bytes[bucket] == 0:
+            continue
+        if buckets.bytes[bucket] > bucket_bytes and depth < 4:
+            # More than this bucket's share: split it again, with another hash, before sorting.
+            count = min(math.ceil(buckets.bytes[bucket] / bucket_bytes) * 2, _MAX_BUCKETS)
+            smaller = _Buckets(buckets.folder / f"bucket-{bucket}", count, bucket_bytes, seed=depth)
+            for batch in buckets.read(bucket):
+                smaller.add(pa.Table.from_batches([batch]))
+            smaller.close()
+            buckets.paths[bucket].unlink()
+            yield from _sorted_buckets(smaller, bucket_bytes, depth + 1)
+            continue
+        table = pa.Table.from_batches(list(buckets.read(bucket)), schema=SPAN_SCHEMA)
+        buckets.paths[bucket].unlink()
+        yield _sorted_unique(table)
+
+
+def _sorted_unique(table: pa.Table) -> pa.Table:
+    """The spans sorted as _ORDER says, of each (trace, TRACE record or not, span id) the first."""
+    table = table.append_column(_IS_TRACE, pc.equal(table.column("type"), TRACE_KIND))
+    table = table.take(pc.sort_indices(table, sort_keys=_ORDER))
+    if table.num_rows > 1:
+        same = None
+        for name in ("trace_id", "id", _IS_TRACE):
+            column = table.column(name).combine_chunks()
+            before, after = column.slice(0, len(column) - 1), column.slice(1)
+            equal = pc.fill_null(pc.equal(before, after), False)
+            equal = pc.or_(equal, pc.and_(before.is_null(), after.is_null()))
+            same = equal if same is None else pc.and_(same, equal)
+        keep = pa.concat_arrays([pa.array([True]), pc.invert(same)])
+        table = table.filter(keep)
+    return table.drop_columns([_IS_TRACE])
+
+
+def _traces_of(table: pa.Table, rows_per_slice: int) -> Iterator[tuple[str | None, list[dict]]]:
+    """A sorted table's traces as (trace id, spans as dicts), converted a slice at a time."""
+    trace_ids = table.column("trace_id").combine_chunks()
+    if len(trace_ids) == 0:
+        return
+    changes = pc.not_equal(trace_ids.slice(0, len(trace_ids) - 1), trace_ids.slice(1))
+    changes = pc.or_(pc.fill_null(changes, False), pc.xor(trace_ids.slice(0, len(trace_ids) - 1).is_null(), trace_ids.slice(1).is_null()))
+    starts = np.concatenate([[0], np.flatnonzero(changes.to_numpy(zero_copy_only=False)) + 1, [len(trace_ids)]])
+    slice_start = 0
+    while slice_start < len(starts) - 1:
+        # Whole traces, about rows_per_slice spans (one trace may be more).
+        slice_end = max(slice_start + 1, int(np.searchsorted(starts, starts[slice_start] + rows_per_slice, side="right")) - 1)
+        slice_end = min(slice_end, len(starts) - 1)
+        first, last = int(starts[slice_start]), int(starts[slice_end])
+        spans = table.slice(first, last - first).to_pylist()
+        for begin, end in zip(starts[slice_start:slice_end], starts[slice_start + 1 : slice_end + 1], strict=True):
+            group = spans[begin - first : end - first]
+            yield group[0]["trace_id"], group
+        slice_start = slice_end
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def bucket_of(trace_ids: pa.ChunkedArray | pa.Array, buckets: int, seed: int = 0) -> np.ndarray:
+    """A bucket in [0, buckets) for each trace id, by a hash of its UTF-8 bytes: the same in every
+    process and run (Python's str hash is not). Null ids go to bucket 0."""
+    ids = trace_ids.combine_chunks() if isinstance(trace_ids, pa.ChunkedArray) else trace_ids
+    ids = ids.cast(pa.large_string())
+    n = len(ids)
+    if buckets <= 1 or n == 0:
+        return np.zeros(n, dtype=np.int64)
+    offsets = np.frombuffer(ids.buffers()[1], dtype=np.int64)[ids.offset : ids.offset + n + 1]
+    data = np.frombuffer(ids.buffers()[2], dtype=np.uint8) if ids.buffers()[2] is not None else np.zeros(0, np.uint8)
+    data = data[offsets[0] : offsets[-1]].astype(np.uint64)
+    lengths = np.diff(offsets)
+    position = np.arange(len(data), dtype=np.int64) - np.repeat(offsets[:-1] - offsets[0], lengths)
+    rng = np.random.default_rng(1_000_003 + seed)
+    weights = rng.integers(1, 2**63, size=64, dtype=np.uint64) | np.uint64(1)
+    contributions = data * weights[position % 64]
+    hashes = np.zeros(n, dtype=np.uint64)
+    nonempty = lengths > 0
+    if nonempty.any():
+        hashes[nonempty] = np.add.reduceat(contributions, (offsets[:-1] - offsets[0])[nonempty])
+    hashes ^= hashes >> np.uint64(31)
+    hashes *= _MIX
+    hashes ^= hashes >> np.uint64(29)
+    result = (hashes % np.uint64(buckets)).astype(np.int64)
+    if ids.null_count:
+        result[~ids.is_valid().to_numpy(zero_copy_only=False)] = 0
+    return result
 
 
 _UNITS = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "KI": 2**10, "MI": 2**20, "GI": 2**30, "TI": 2**40}
 
 
 def _bytes_of(limit: str) -> float:
-    """DuckDB's memory-limit text ("256MB", "1GiB", "512 MB") in bytes."""
+    """A memory-limit text ("256MB", "1GiB", "512 MB") in bytes."""
     match = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]I?)?B?\s*", limit.upper())
     if not match:
         raise ValueError(f"spool memory limit {limit!r} is not a size such as 256MB or 1GB")

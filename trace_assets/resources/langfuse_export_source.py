@@ -8,7 +8,14 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from trace_assets.ingest.rejections import RejectionLog
-from trace_assets.langfuse.export_files import SPAN_TABLES, ExportFileError, file_path, read_manifests, read_spans
+from trace_assets.langfuse.export_files import (
+    SPAN_TABLES,
+    ExportFileError,
+    expected_arrow_bytes,
+    file_path,
+    read_manifests,
+    read_spans,
+)
 from trace_assets.langfuse.span_spool import SpanSpool
 from trace_assets.resources.langfuse_source import LangfuseSource, fingerprints_of
 from trace_assets.resources.uri_filesystem import open_uri
@@ -29,24 +36,25 @@ class LangfuseExportSource(LangfuseSource):
 
     def spool_window(self, spool: SpanSpool, reach_start, reach_end, start, end, notes: RejectionLog) -> None:
         fs, root = self._open()
-        read = set()
         project_id = None
+        to_read = {}
         for manifest in read_manifests(fs, root):
             project_id = manifest.project_id
             if not manifest.overlaps(reach_start, reach_end):
                 continue
             for file in manifest.files:
                 path = file_path(root, manifest, file)
-                if file.table not in SPAN_TABLES or path in read:
-                    continue
-                read.add(path)
-                try:
-                    for spans in read_spans(fs, path, file):
-                        starts = spans.column("start_time")
-                        inside = pc.and_(pc.greater_equal(starts, reach_start), pc.less(starts, reach_end))
-                        spool.add(spans.filter(pc.fill_null(inside, True)))
-                except ExportFileError as error:
-                    notes.add("export_file_unreadable", str(error), 0)
+                if file.table in SPAN_TABLES and path not in to_read:
+                    to_read[path] = file
+        spool.expect(expected_arrow_bytes(fs, to_read))
+        for path, file in to_read.items():
+            try:
+                for spans in read_spans(fs, path, file):
+                    starts = spans.column("start_time")
+                    inside = pc.and_(pc.greater_equal(starts, reach_start), pc.less(starts, reach_end))
+                    spool.add(spans.filter(pc.fill_null(inside, True)))
+            except ExportFileError as error:
+                notes.add("export_file_unreadable", str(error), 0)
         return project_id
 
     def day_fingerprints(self, start: datetime, end: datetime) -> dict[date, str]:

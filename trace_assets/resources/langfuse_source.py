@@ -35,7 +35,10 @@ class LangfuseSource(TraceSource):
         default=None,
         description="Langfuse's web address, for links to each trace (LANGFUSE_HOST); the API source's host by default.",
     )
-    spool_memory_limit: str = Field(default="256MB", description="DuckDB's memory while grouping spans by trace; beyond it, it spills to disk.")
+    spool_memory_limit: str = Field(
+        default="256MB",
+        description="Memory for grouping spans by trace: the spool on local disk is split into buckets of an eighth of it.",
+    )
 
     _notes: dict = PrivateAttr(default_factory=dict)
 
