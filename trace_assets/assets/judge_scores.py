@@ -3,11 +3,11 @@
 from datetime import datetime, timezone
 
 import dagster as dg
-import pyarrow as pa
 
 from trace_assets.assets.daily_table_asset import daily_table_asset
 from trace_assets.assets.summaries import column_sum, score_distribution, value_counts
 from trace_assets.automation.pools import JUDGE_POOL
+from trace_assets.io_managers.trace_window import TraceWindow
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.judge import JudgeRequest, JudgeResource
 from trace_assets.score_tables import JUDGE_SCORES_ICEBERG_SCHEMA, JUDGE_SCORES_TABLE
@@ -17,7 +17,7 @@ JUDGE_SCORES = ScoreTable(JUDGE_SCORES_TABLE, JUDGE_SCORES_ICEBERG_SCHEMA)
 
 @daily_table_asset(JUDGE_SCORES_TABLE, group_name="scoring", kinds={"iceberg", "openai"}, pool=JUDGE_POOL)
 def judge_scores(
-    context: dg.AssetExecutionContext, iceberg_table: pa.Table, judge: JudgeResource, iceberg: IcebergWarehouse
+    context: dg.AssetExecutionContext, iceberg_table: TraceWindow, judge: JudgeResource, iceberg: IcebergWarehouse
 ) -> dg.MaterializeResult:
     """Every consented trace of the window judged on the seed's rubric, with provenance; a trace
     whose content, judge model and prompt are unchanged keeps its stored score (no request)."""
@@ -45,10 +45,11 @@ def judge_scores(
 
     scored, commit = score_and_store_window(iceberg, JUDGE_SCORES, window, plan, judge_chunk, context.log)
 
-    errors = value_counts(scored.new, "error_kind")
+    new = scored.new_summary(["error_kind", "tokens_in", "tokens_out"])
+    errors = value_counts(new, "error_kind")
     if errors:
         context.log.warning(f"judge errors: {errors}")
-    scores = scored.scores.column("judge_score")
+    scores = scored.summary(["judge_score"]).column("judge_score")
     return dg.MaterializeResult(
         metadata={
             **window_metadata(window, scored),
@@ -56,11 +57,11 @@ def judge_scores(
             "errors_by_kind": dg.MetadataValue.json(errors),
             "error_rate": scores.null_count / len(scores) if len(scores) else 0.0,
             "score_distribution": score_distribution(scores.to_pylist()),
-            "tokens_in": column_sum(scored.new, "tokens_in"),
-            "tokens_out": column_sum(scored.new, "tokens_out"),
+            "tokens_in": column_sum(new, "tokens_in"),
+            "tokens_out": column_sum(new, "tokens_out"),
             "judge_model": judge.model,
             "prompt_version": judge.prompt_version,
-            "estimated_cost_usd": round(judge.fleet_cost_usd(scored.seconds) if scored.new.num_rows else 0.0, 4),
+            "estimated_cost_usd": round(judge.fleet_cost_usd(scored.seconds) if scored.new_rows else 0.0, 4),
             "snapshot_id": str(commit.snapshot_id),
         }
     )

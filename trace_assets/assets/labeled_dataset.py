@@ -1,10 +1,13 @@
 """labeled_dataset: consented traces joined with both scores, the final reward and its band."""
 
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta, timezone
 
 import dagster as dg
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 from pydantic import Field, model_validator
 
 from trace_assets.assets.daily_table_asset import daily_table_asset
@@ -20,17 +23,21 @@ from trace_assets.langfuse.trace_rows import TRACE_URL_KEY
 from trace_assets.partitions import days_in
 from trace_assets.reporting.examples import best_and_worst, examples_markdown, trace_urls_in_metadata
 from trace_assets.reporting.reward_picture import markdown_image, reward_picture_png, rewards_by_model
+from trace_assets.io_managers.trace_window import RowWindow, TableWindow, TraceWindow
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.trace_lake import TraceLake
 from trace_assets.score_tables import BY_DAY
 from trace_assets.scoring.rewards import check_weights, final_reward, preference_band
+from trace_assets.scoring.score_index import ScoreIndex
 
-LABELED_AT_ONCE = 10_000  # traces turned into Python objects at a time
+LABELED_AT_ONCE = 4_096  # traces labeled at a time (~14 MB of text)
 JUDGE_COLUMNS = ["trace_id", "judge_score", "reasoning", "error", "judge_model", "prompt_version"]
 RAGAS_COLUMNS = [
     "trace_id", "faithfulness", "answer_relevancy", "context_precision", "ragas_reward", "reward_note", "error",
     "scorer_version",
 ]
+SUMMARY_COLUMNS = ["model", "final_reward", "preference", "final_reward_note"]  # what the metadata counts
+EXAMPLE_COLUMNS = ["trace_id", "model", "input", "output", "final_reward", "preference"]  # reporting/examples.py
 
 
 class RewardWeights(dg.Config):
@@ -47,9 +54,9 @@ class RewardWeights(dg.Config):
 def labeled_dataset(
     context: dg.AssetExecutionContext,
     config: RewardWeights,
-    iceberg_table: pa.Table,
-    judge_scores: pa.Table,
-    ragas_scores: pa.Table,
+    iceberg_table: TraceWindow,
+    judge_scores: TraceWindow,
+    ragas_scores: TraceWindow,
     trace_lake: TraceLake,
     iceberg: IcebergWarehouse,
 ) -> dg.MaterializeResult:
@@ -58,19 +65,38 @@ def labeled_dataset(
     missing) and the seed's preference band, as `{lake}/labeled-dataset/date=YYYY-MM-DD/` Parquet
     and the Iceberg table training_data.labeled_traces."""
     window = context.partition_time_window
-    dataset = label_traces(iceberg_table, judge_scores, ragas_scores, config)
+    labeler = Labeler(judge_scores, ragas_scores, config)
+    # Day by day: the traces streamed in batches, labeled, written to the lake as they come.
     files = [
-        trace_lake.replace_day(LABELED_PREFIX, LABELED_LAKE_TABLE, day, _rows_of_day(dataset, day).to_batches())
+        trace_lake.replace_day(
+            LABELED_PREFIX, LABELED_LAKE_TABLE, day, labeler.labeled_batches(iceberg_table.between(*_day_bounds(day)))
+        )
         for day in days_in(window)
     ]
+    # The window's one Iceberg commit, streamed back from the lake files just written.
+    scanned = ds.ParquetFragmentScanOptions(use_buffered_stream=True, buffer_size=8 << 20, pre_buffer=False)
+    lake_batches = (
+        batch
+        for day in days_in(window)
+        for batch in trace_lake.read_day(LABELED_PREFIX, LABELED_LAKE_TABLE, day).to_batches(
+            columns=LABELED_SCHEMA.names, batch_size=LABELED_AT_ONCE, batch_readahead=1, fragment_readahead=1,
+            fragment_scan_options=scanned,
+        )
+    )
     table = iceberg.ensure_table(LABELED_TABLE, LABELED_ICEBERG_SCHEMA, BY_DAY, {})
-    commit = iceberg.replace_window(table, "timestamp", window.start, window.end, LABELED_SCHEMA, dataset.to_batches())
+    commit = iceberg.replace_window(table, "timestamp", window.start, window.end, LABELED_SCHEMA, lake_batches)
 
+    dataset = labeler.summary()  # model, final_reward, preference, final_reward_note of every row
     bands = value_counts(dataset, "preference")
     unlabeled = value_counts(dataset.filter(pc.is_null(dataset["final_reward"])), "final_reward_note")
-    best, worst = best_and_worst(dataset)
+    best, worst = labeler.best_and_worst()
     # The Langfuse sources record each trace's page in Langfuse: the examples link to it.
-    trace_urls = trace_urls_in_metadata(iceberg_table, [row["trace_id"] for row in best + worst], TRACE_URL_KEY)
+    example_ids = [row["trace_id"] for row in best + worst]
+    metadata_json = (
+        iceberg_table.rows_with("id", example_ids, ["id", "metadata_json"])
+        if "metadata_json" in iceberg_table.column_names else pa.table({"id": pa.array([], pa.string())})
+    )
+    trace_urls = trace_urls_in_metadata(metadata_json, example_ids, TRACE_URL_KEY)
     return dg.MaterializeResult(
         metadata={
             "window": window_text(window),
@@ -95,66 +121,120 @@ def labeled_dataset(
 
 
 def label_traces(traces: pa.Table, judge_scores: pa.Table, ragas_scores: pa.Table, weights: RewardWeights) -> pa.Table:
-    """One labeled row per consented trace (a trace without consent never gets a row), built
-    LABELED_AT_ONCE traces at a time: only that many are ever Python objects."""
-    judged = {row["trace_id"]: row for row in judge_scores.select(JUDGE_COLUMNS).to_pylist()}
-    measured = {row["trace_id"]: row for row in ragas_scores.select(RAGAS_COLUMNS).to_pylist()}
-    labeled_at = datetime.now(timezone.utc)
-    if "messages" not in traces.column_names:  # a traces table from before `messages` existed
-        traces = traces.append_column("messages", pa.nulls(traces.num_rows, pa.string()))
-    columns = ["id", "timestamp", "model", "input", "output", "contexts", "messages", "consent"]
-    batches = [
-        pa.RecordBatch.from_pylist(_labeled_rows(batch.to_pylist(), judged, measured, weights, labeled_at), schema=LABELED_SCHEMA)
-        for batch in traces.select(columns).to_batches(max_chunksize=LABELED_AT_ONCE)
-    ]
-    return pa.Table.from_batches(batches, schema=LABELED_SCHEMA)
+    """One labeled row per consented trace (a trace without consent never gets a row), as one
+    table (for a small window: the asset streams `Labeler.labeled_batches`)."""
+    labeler = Labeler(TableWindow(judge_scores), TableWindow(ragas_scores), weights)
+    return pa.Table.from_batches(list(labeler.labeled_batches(TableWindow(traces))), schema=LABELED_SCHEMA)
 
 
-def _labeled_rows(traces: list[dict], judged: dict, measured: dict, weights: RewardWeights, labeled_at: datetime) -> list[dict]:
-    rows = []
-    for trace in traces:
-        if not trace["consent"]:
-            continue
-        judge = judged.get(trace["id"], {})
-        ragas = measured.get(trace["id"], {})
-        reward = final_reward(ragas.get("ragas_reward"), judge.get("judge_score"), weights.ragas_weight, weights.judge_weight)
-        rows.append(
-            {
-                "trace_id": trace["id"],
-                "timestamp": trace["timestamp"],
-                "model": trace["model"],
-                "input": trace["input"],
-                "output": trace["output"],
-                "contexts": trace["contexts"],
-                "consent": True,
-                "judge_score": judge.get("judge_score"),
-                "judge_reasoning": judge.get("reasoning"),
-                "judge_error": judge.get("error") if judge else "no judge score row",
-                "faithfulness": ragas.get("faithfulness"),
-                "answer_relevancy": ragas.get("answer_relevancy"),
-                "context_precision": ragas.get("context_precision"),
-                "ragas_reward": ragas.get("ragas_reward"),
-                "ragas_note": ragas.get("reward_note"),
-                "ragas_error": ragas.get("error") if ragas else "no ragas score row",
-                "ragas_weight": weights.ragas_weight,
-                "judge_weight": weights.judge_weight,
-                "final_reward": reward.value,
-                "final_reward_note": reward.reason,
-                "preference": preference_band(reward.value),
-                "judge_model": judge.get("judge_model"),
-                "judge_prompt_version": judge.get("prompt_version"),
-                "ragas_scorer_version": ragas.get("scorer_version"),
-                "labeled_at": labeled_at,
-                "messages": trace["messages"],
-            }
+class Labeler:
+    """Joins traces to the window's scores (held as Arrow columns by trace id) a batch of
+    LABELED_AT_ONCE traces at a time, and keeps what the metadata needs of every labeled row: its
+    summary columns and the best and worst examples so far."""
+
+    def __init__(self, judge_scores: RowWindow, ragas_scores: RowWindow, weights: RewardWeights):
+        self.judged = ScoreIndex.of(judge_scores, JUDGE_COLUMNS[1:], compact=["judge_model", "prompt_version"])
+        self.measured = ScoreIndex.of(ragas_scores, RAGAS_COLUMNS[1:], compact=["scorer_version", "reward_note"])
+        self.weights = weights
+        self.labeled_at = datetime.now(timezone.utc)
+        self._summaries: list[pa.RecordBatch] = []
+        self._examples: list[pa.Table] = []
+
+    def labeled_batches(self, traces: RowWindow) -> Iterator[pa.RecordBatch]:
+        has_messages = "messages" in traces.column_names  # a traces table from before `messages` existed
+        columns = ["id", "timestamp", "model", "input", "output", "contexts", *(["messages"] if has_messages else []), "consent"]
+        for batch in traces.batches(columns, rows_per_batch=LABELED_AT_ONCE):
+            batch = batch.filter(pc.fill_null(batch.column("consent"), False))
+            if batch.num_rows == 0:
+                continue
+            labeled = self._label(batch, has_messages)
+            self._summaries.append(labeled.select(SUMMARY_COLUMNS))
+            best, worst = best_and_worst(pa.Table.from_batches([labeled]))
+            if best:
+                self._examples.append(pa.Table.from_pylist(best + worst, schema=_select(LABELED_SCHEMA, EXAMPLE_COLUMNS)))
+            yield labeled
+
+    def summary(self) -> pa.Table:
+        """SUMMARY_COLUMNS of every row labeled so far."""
+        return pa.Table.from_batches(self._summaries, schema=_select(LABELED_SCHEMA, SUMMARY_COLUMNS))
+
+    def best_and_worst(self) -> tuple[list[dict], list[dict]]:
+        if not self._examples:
+            return [], []
+        return best_and_worst(pa.concat_tables(self._examples))
+
+    def _label(self, batch: pa.RecordBatch, has_messages: bool) -> pa.RecordBatch:
+        trace_ids = batch.column("id").to_pylist()
+        judge, judged = self.judged.rows_for(trace_ids)
+        ragas, measured = self.measured.rows_for(trace_ids)
+        judge_scores = judge.column("judge_score").to_pylist() if judge is not None else [None] * len(trace_ids)
+        ragas_rewards = ragas.column("ragas_reward").to_pylist() if ragas is not None else [None] * len(trace_ids)
+        rewards = [
+            final_reward(ragas_reward, judge_score, self.weights.ragas_weight, self.weights.judge_weight)
+            for ragas_reward, judge_score in zip(ragas_rewards, judge_scores)
+        ]
+        n = batch.num_rows
+        columns = {
+            "trace_id": batch.column("id"),
+            "timestamp": batch.column("timestamp"),
+            "model": batch.column("model"),
+            "input": batch.column("input"),
+            "output": batch.column("output"),
+            "contexts": batch.column("contexts"),
+            "consent": pa.array([True] * n),
+            "judge_score": _score_column(judge, "judge_score", n),
+            "judge_reasoning": _score_column(judge, "reasoning", n),
+            "judge_error": _error_column(judge, judged, "no judge score row"),
+            "faithfulness": _score_column(ragas, "faithfulness", n),
+            "answer_relevancy": _score_column(ragas, "answer_relevancy", n),
+            "context_precision": _score_column(ragas, "context_precision", n),
+            "ragas_reward": _score_column(ragas, "ragas_reward", n),
+            "ragas_note": _score_column(ragas, "reward_note", n),
+            "ragas_error": _error_column(ragas, measured, "no ragas score row"),
+            "ragas_weight": pa.array([self.weights.ragas_weight] * n, pa.float64()),
+            "judge_weight": pa.array([self.weights.judge_weight] * n, pa.float64()),
+            "final_reward": pa.array([reward.value for reward in rewards], pa.float64()),
+            "final_reward_note": pa.array([reward.reason for reward in rewards], pa.string()),
+            "preference": pa.array([preference_band(reward.value) for reward in rewards], pa.string()),
+            "judge_model": _score_column(judge, "judge_model", n),
+            "judge_prompt_version": _score_column(judge, "prompt_version", n),
+            "ragas_scorer_version": _score_column(ragas, "scorer_version", n),
+            "labeled_at": pa.array([self.labeled_at] * n, pa.timestamp("us", tz="UTC")),
+            "messages": batch.column("messages") if has_messages else pa.nulls(n, pa.string()),
+        }
+        return pa.RecordBatch.from_arrays(
+            [_as(columns[field.name], field.type) for field in LABELED_SCHEMA], schema=LABELED_SCHEMA
         )
-    return rows
+
+
+def _score_column(rows: pa.Table | None, name: str, n: int):
+    return rows.column(name) if rows is not None else pa.nulls(n)
+
+
+def _error_column(rows: pa.Table | None, found: np.ndarray, missing: str) -> pa.Array:
+    """The score row's error, or `missing` for a trace without a score row."""
+    errors = rows.column("error") if rows is not None else pa.nulls(len(found), pa.string())
+    return pc.if_else(pa.array(found), errors, pa.scalar(missing, errors.type if errors.type != pa.null() else pa.string()))
+
+
+def _as(array, target: pa.DataType):
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    return array.cast(target)
+
+
+def _select(schema: pa.Schema, columns: list[str]) -> pa.Schema:
+    return pa.schema([schema.field(name) for name in columns])
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(), tzinfo=timezone.utc)
+    return start, start + timedelta(days=1)
 
 
 def _days_text(window: dg.TimeWindow) -> str:
     days = days_in(window)
     return str(days[0]) if len(days) == 1 else f"{days[0]}..{days[-1]}"
 
-
-def _rows_of_day(dataset: pa.Table, day) -> pa.Table:
-    return dataset.filter(pc.equal(pc.cast(dataset["timestamp"], pa.date32()), pa.scalar(day, pa.date32())))

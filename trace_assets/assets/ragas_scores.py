@@ -5,12 +5,12 @@ from collections import Counter
 from datetime import datetime, timezone
 
 import dagster as dg
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from trace_assets.assets.daily_table_asset import daily_table_asset
 from trace_assets.assets.summaries import column_sum, score_distribution
 from trace_assets.automation.pools import JUDGE_POOL
+from trace_assets.io_managers.trace_window import TraceWindow
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.ragas_scorer import RagasRequest, RagasResource
 from trace_assets.score_tables import RAGAS_SCORES_ICEBERG_SCHEMA, RAGAS_SCORES_TABLE
@@ -21,7 +21,7 @@ RAGAS_SCORES = ScoreTable(RAGAS_SCORES_TABLE, RAGAS_SCORES_ICEBERG_SCHEMA)
 
 @daily_table_asset(RAGAS_SCORES_TABLE, group_name="scoring", kinds={"iceberg", "openai"}, pool=JUDGE_POOL)
 def ragas_scores(
-    context: dg.AssetExecutionContext, iceberg_table: pa.Table, ragas: RagasResource, iceberg: IcebergWarehouse
+    context: dg.AssetExecutionContext, iceberg_table: TraceWindow, ragas: RagasResource, iceberg: IcebergWarehouse
 ) -> dg.MaterializeResult:
     """Ragas metrics of every consented trace of the window and
     ragas_reward = 0.5*faithfulness + 0.3*answer_relevancy + 0.2*context_precision (renormalised
@@ -65,20 +65,22 @@ def ragas_scores(
 
     if failed:
         context.log.warning(f"ragas metric failures: {dict(failed)}")
-    errors, rewards = scored.scores.column("error"), scored.scores.column("ragas_reward")
+    window_rows = scored.summary(["error", "ragas_reward"])
+    errors, rewards = window_rows.column("error"), window_rows.column("ragas_reward")
+    new = scored.new_summary(["error", "error_kind", "answer_relevancy_raw", "llm_calls", "tokens_in", "tokens_out"])
     return dg.MaterializeResult(
         metadata={
             **window_metadata(window, scored),
-            "errors": scored.new.num_rows - scored.new.column("error").null_count,
+            "errors": new.num_rows - new.column("error").null_count,
             "errors_by_metric": dg.MetadataValue.json(dict(failed)),
             "error_rate": (len(errors) - errors.null_count) / len(errors) if len(errors) else 0.0,
             "reward_distribution": score_distribution(rewards.to_pylist()),
             # off-topic answers: ragas' cosine came out negative and means no relevance (0)
-            "exceeds_judge_context": pc.sum(pc.equal(scored.new.column("error_kind"), EXCEEDS_JUDGE_CONTEXT)).as_py() or 0,
-            "answer_relevancy_below_zero": pc.sum(pc.less(scored.new.column("answer_relevancy_raw"), 0.0)).as_py() or 0,
-            "llm_calls": column_sum(scored.new, "llm_calls"),
-            "tokens_in": column_sum(scored.new, "tokens_in"),
-            "tokens_out": column_sum(scored.new, "tokens_out"),
+            "exceeds_judge_context": pc.sum(pc.equal(new.column("error_kind"), EXCEEDS_JUDGE_CONTEXT)).as_py() or 0,
+            "answer_relevancy_below_zero": pc.sum(pc.less(new.column("answer_relevancy_raw"), 0.0)).as_py() or 0,
+            "llm_calls": column_sum(new, "llm_calls"),
+            "tokens_in": column_sum(new, "tokens_in"),
+            "tokens_out": column_sum(new, "tokens_out"),
             "seconds": round(scored.seconds, 2),
             "scorer_version": ragas.scorer_version,
             "snapshot_id": str(commit.snapshot_id),

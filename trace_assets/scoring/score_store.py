@@ -1,23 +1,31 @@
 """A score table's window: which traces need scoring, scoring them chunk by chunk (each chunk
-stored as it is done), and the window's final rows in one commit."""
+stored as it is done), and the window's final rows in one commit.
 
+Nothing here holds a window's rows: the plan holds fingerprints, each scored chunk is staged to a
+local Parquet file (and checkpointed to the table), and the final commit streams the kept stored
+rows and the staged ones; what the assets report is read back a few columns at a time."""
+
+import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
+import pyarrow.parquet as pq
 from pyiceberg.io.pyarrow import schema_to_pyarrow
 from pyiceberg.schema import Schema
 
 from trace_assets.assets.summaries import window_text
+from trace_assets.io_managers.trace_window import ROWS_PER_BATCH, RowWindow, TraceWindow
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse, WindowCommit, conform
 from trace_assets.score_tables import BY_DAY
 from trace_assets.scoring.progress import ProgressLog
 from trace_assets.scoring.scoring_plan import ScoringPlan, plan_scoring, provenance
 
-# Traces scored per call to a scorer: the Python objects of one chunk are all a step holds besides
-# the window's Arrow tables, and a chunk is long enough that its last, thinner wave costs little.
+# Traces scored per call to a scorer: the Python objects of one chunk are all a step holds of the
+# window, and a chunk is long enough that its last, thinner wave costs little.
 TRACES_PER_CHUNK = 10_000
 
 # score_chunk(traces, on_progress) -> one dict of score columns per trace, in order
@@ -34,24 +42,73 @@ class ScoreTable:
         return schema_to_pyarrow(self.iceberg_schema, include_field_ids=False)
 
 
-@dataclass(frozen=True)
+@dataclass
 class ScoredWindow:
-    """`scores`: one row per consented trace of the window; `new`: the rows scored in this run,
-    in `seconds` of scoring."""
+    """The window's score rows: one per consented trace, the plan's kept stored rows and the rows
+    scored in this run (`new_rows` of them, in `seconds` of scoring, staged in local files until
+    the window is committed)."""
 
-    scores: pa.Table
-    new: pa.Table
+    plan: ScoringPlan
+    schema: pa.Schema
+    staged: list[Path] = field(default_factory=list)
+    new_rows: int = 0
     seconds: float = 0.0
+    _folder: tempfile.TemporaryDirectory = field(default_factory=lambda: tempfile.TemporaryDirectory(prefix="scores-"))
+
+    @property
+    def rows(self) -> int:
+        return self.plan.reused + self.new_rows
+
+    def stage(self, rows: pa.RecordBatch) -> None:
+        path = Path(self._folder.name) / f"chunk-{len(self.staged):05d}.parquet"
+        pq.write_table(pa.Table.from_batches([rows], schema=self.schema), path)
+        self.staged.append(path)
+        self.new_rows += rows.num_rows
+
+    def new_batches(self, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
+        """The rows scored in this run, `columns` of them (all by default)."""
+        for path in self.staged:
+            yield from pq.ParquetFile(path).iter_batches(batch_size=ROWS_PER_BATCH, columns=columns)
+
+    def batches(self, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
+        """Every row of the window: the kept stored rows, then the new ones, in the table's schema."""
+        schema = _select(self.schema, columns or self.schema.names)
+        for batch in self.plan.reused_batches(schema.names):
+            yield from conform(pa.Table.from_batches([batch]), schema).to_batches()
+        yield from self.new_batches(columns)
+
+    def new_summary(self, columns: Sequence[str]) -> pa.Table:
+        """`columns` of the rows scored in this run, as one table (pick narrow columns)."""
+        return pa.Table.from_batches(list(self.new_batches(columns)), schema=_select(self.schema, columns))
+
+    def summary(self, columns: Sequence[str]) -> pa.Table:
+        """`columns` of every row of the window, as one table (pick narrow columns)."""
+        return pa.Table.from_batches(list(self.batches(columns)), schema=_select(self.schema, columns))
+
+    @property
+    def new(self) -> pa.Table:
+        """The rows scored in this run, whole (for a small window)."""
+        return self.new_summary(self.schema.names)
+
+    @property
+    def scores(self) -> pa.Table:
+        """Every row of the window, whole (for a small window)."""
+        return self.summary(self.schema.names)
 
 
 def plan_window(
-    iceberg: IcebergWarehouse, table: ScoreTable, window: dg.TimeWindow, consented_traces: pa.Table, identity: dict, log
+    iceberg: IcebergWarehouse, table: ScoreTable, window: dg.TimeWindow, consented_traces: RowWindow | pa.Table,
+    identity: dict, log,
 ) -> ScoringPlan:
     """The window's traces, with the stored scores of `identity` that still hold."""
-    stored = iceberg.read_window(table.identifier, "timestamp", window.start, window.end)
+    catalog = iceberg.catalog()
+    stored = (
+        TraceWindow.of(catalog.load_table(table.identifier), "timestamp", window.start, window.end)
+        if catalog.table_exists(table.identifier)
+        else None
+    )
     plan = plan_scoring(consented_traces, stored, identity)
-    fresh = len(plan.fresh)
-    log.info(f"{plan.traces.num_rows} consented traces: {plan.traces.num_rows - fresh} scores reused, {fresh} to score")
+    log.info(f"{plan.rows} consented traces: {plan.reused} scores reused, {plan.fresh} to score")
     return plan
 
 
@@ -67,17 +124,18 @@ def score_window(
     `checkpoint(rows)` stores every chunk's rows but the last as soon as it is scored, so a run
     that dies in the middle of a day keeps them: the rerun reuses them and scores the rest."""
     started = time.monotonic()
-    schema = table.arrow_schema
-    batches = []
-    for chunk_start, traces in zip(range(0, len(plan.fresh), chunk_size), plan.fresh_traces(chunk_size)):
-        scores = score_chunk(traces, lambda done, _, offset=chunk_start: progress(offset + done, len(plan.fresh)))
-        rows = [{**provenance(trace), **score} for trace, score in zip(traces, scores)]
-        batches.append(pa.RecordBatch.from_pylist(rows, schema=schema))
-        if checkpoint is not None and chunk_start + chunk_size < len(plan.fresh):
-            checkpoint(pa.Table.from_batches(batches[-1:]))
-    new = pa.Table.from_batches(batches, schema=schema)
-    reused = conform(plan.reused, schema) if plan.reused is not None else schema.empty_table()
-    return ScoredWindow(pa.concat_tables([reused, new]), new, time.monotonic() - started)
+    scored = ScoredWindow(plan, table.arrow_schema)
+    for chunk_start, traces in zip(range(0, plan.fresh, chunk_size), plan.fresh_traces(chunk_size)):
+        scores = score_chunk(traces, lambda done, _, offset=chunk_start: progress(offset + done, plan.fresh))
+        rows = pa.RecordBatch.from_pylist(
+            [{**provenance(trace), **score} for trace, score in zip(traces, scores)], schema=scored.schema
+        )
+        del traces, scores
+        scored.stage(rows)
+        if checkpoint is not None and chunk_start + chunk_size < plan.fresh:
+            checkpoint(pa.Table.from_batches([rows]))
+    scored.seconds = time.monotonic() - started
+    return scored
 
 
 def score_and_store_window(
@@ -87,13 +145,16 @@ def score_and_store_window(
     label = table.identifier.rsplit(".", 1)[-1]
     checkpoint = checkpoint_rows(iceberg, table, window)
     scored = score_window(plan, table, score_chunk, ProgressLog(log, label), checkpoint, chunk_size=TRACES_PER_CHUNK)
-    return scored, store_window(iceberg, table, window, scored.scores)
+    return scored, store_window(iceberg, table, window, scored)
 
 
-def store_window(iceberg: IcebergWarehouse, table: ScoreTable, window: dg.TimeWindow, scores: pa.Table) -> WindowCommit:
-    """Replace the window's rows of the score table by `scores`, in one commit."""
+def store_window(
+    iceberg: IcebergWarehouse, table: ScoreTable, window: dg.TimeWindow, scores: ScoredWindow | pa.Table
+) -> WindowCommit:
+    """Replace the window's rows of the score table by `scores`, in one commit (streamed)."""
     iceberg_table = iceberg.ensure_table(table.identifier, table.iceberg_schema, BY_DAY, {})
-    return iceberg.replace_window(iceberg_table, "timestamp", window.start, window.end, table.arrow_schema, scores.to_batches())
+    batches = scores.to_batches() if isinstance(scores, pa.Table) else scores.batches()
+    return iceberg.replace_window(iceberg_table, "timestamp", window.start, window.end, table.arrow_schema, batches)
 
 
 def checkpoint_rows(iceberg: IcebergWarehouse, table: ScoreTable, window: dg.TimeWindow) -> Callable[[pa.Table], None]:
@@ -110,7 +171,11 @@ def window_metadata(window: dg.TimeWindow, scored: ScoredWindow) -> dict:
     """The metadata every score asset reports: its window, rows, and how many were scored anew."""
     return {
         "window": window_text(window),
-        "dagster/row_count": scored.scores.num_rows,
-        "scored": scored.new.num_rows,
-        "reused": scored.scores.num_rows - scored.new.num_rows,
+        "dagster/row_count": scored.rows,
+        "scored": scored.new_rows,
+        "reused": scored.rows - scored.new_rows,
     }
+
+
+def _select(schema: pa.Schema, columns: Sequence[str]) -> pa.Schema:
+    return pa.schema([schema.field(name) for name in columns])

@@ -1,0 +1,53 @@
+"""A window's score rows by trace id, held as Arrow columns and 16-byte fingerprints (no Python
+object per row), for joining traces to their scores a batch at a time."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from trace_assets.io_managers.trace_window import RowWindow
+from trace_assets.scoring.reuse import KEY_DTYPE, fingerprints
+
+SCORE_ROWS_AT_ONCE = 16_384
+
+
+@dataclass(frozen=True)
+class ScoreIndex:
+    """`columns` of a score table's rows, found by trace id (the first row of an id)."""
+
+    sorted_ids: np.ndarray  # fingerprints of the trace ids, sorted
+    rows: np.ndarray  # row in `table` of each sorted fingerprint
+    table: pa.Table
+
+    @classmethod
+    def of(cls, scores: RowWindow, columns: Sequence[str], compact: Sequence[str] = ()) -> "ScoreIndex":
+        """`columns` (without trace_id) of every score row; `compact` columns (few distinct
+        values: model names, versions) are dictionary-encoded."""
+        ids, batches = [], []
+        for batch in scores.batches(["trace_id", *columns], rows_per_batch=SCORE_ROWS_AT_ONCE):
+            ids.append(fingerprints(batch.column("trace_id").to_pylist()))
+            batches.append(batch.select(list(columns)))
+        keys = np.concatenate(ids) if ids else np.array([], dtype=KEY_DTYPE)
+        order = np.argsort(keys, kind="stable")
+        table = None
+        if batches:
+            # one contiguous chunk: a take from many chunks would concatenate them on every call
+            table = pa.Table.from_batches(batches).combine_chunks()
+            del batches
+            for name in compact:
+                at = table.schema.get_field_index(name)
+                table = table.set_column(at, name, table.column(name).dictionary_encode())
+        return cls(keys[order], order, table)
+
+    def rows_for(self, trace_ids: list[str]) -> tuple[pa.Table | None, np.ndarray]:
+        """The score rows of `trace_ids`, in that order (all-null where an id has none), and which
+        ids have one."""
+        if self.table is None or len(self.sorted_ids) == 0:
+            return None, np.zeros(len(trace_ids), dtype=bool)
+        keys = fingerprints(trace_ids)
+        at = np.minimum(np.searchsorted(self.sorted_ids, keys), len(self.sorted_ids) - 1)
+        found = self.sorted_ids[at] == keys
+        rows = pa.array(self.rows[at], pa.int64(), mask=~found)
+        return self.table.take(rows), found
