@@ -90,6 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--traces", type=int, default=1_000_000)
     parser.add_argument("--steps", nargs="+", default=list(STEPS), choices=STEPS)
+    parser.add_argument("--no-fill", action="store_true", help="use the database the previous run filled")
     parser.add_argument("--child")
     parser.add_argument("--folder")
     args = parser.parse_args()
@@ -100,7 +101,8 @@ def main() -> None:
         print(json.dumps(run_step(args.child, args.folder)))
         return
     print(f"step memory benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC: one day of {args.traces:,} traces")
-    fill(args.traces)
+    if not args.no_fill:
+        fill(args.traces)
     with tempfile.TemporaryDirectory() as folder:
         results = [measure(step, folder) for step in args.steps]
     print(f"  {'step':<18}{'rows':>11}{'seconds':>9}{'RSS after imports':>19}{'peak RSS':>10}{'target':>9}")

@@ -9,7 +9,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
-from trace_assets.ingest.hive_day import LANDED_TRACES, FileLayout, replace_day
+from trace_assets.ingest.hive_day import LANDED_TRACES, FileLayout, read_day, replace_day, scan_batches
 from trace_assets.resources.trace_lake import TraceLake
 from trace_assets.traces_schema import LANDED_TRACE_SCHEMA
 from trace_assets_tests.lake_files import landed_day, landed_files
@@ -64,6 +64,23 @@ def test_a_null_model_is_hive_s_default_partition_and_reads_back_as_null(tmp_pat
     assert "date=2026-04-18/model=__HIVE_DEFAULT_PARTITION__/consent=true/part-0.parquet" in landed_files(tmp_path)
     rows = {row["id"]: row["model"] for row in landed_day(tmp_path, "2026-04-18").to_pylist()}
     assert rows == {"a": None, "b": "glm-5-32b"}
+
+
+def test_scanning_a_day_in_batches_reads_what_the_dataset_reads(tmp_path):
+    """Escaped and null models from the path, a column an older file lacks as null, every row once."""
+    fs, root = pafs.LocalFileSystem(), str(tmp_path / "langfuse-traces")
+    models = [None, "Qwen/Qwen3-4B", "gpt-oss 20b", "a=b"] * 25
+    replace_day(fs, root, DAY, [landed_rows([f"t{i}" for i in range(100)], models)])
+    older = f"{root}/date=2026-04-18/model=a%3Db/consent=true/part-0.parquet"
+    pq.write_table(pq.read_table(older).drop_columns(["messages"]), older)  # landed before `messages` existed
+    columns = ["id", "model", "consent", "messages", "output"]
+    scanned = pa.Table.from_batches(list(scan_batches(read_day(fs, root, DAY), columns, rows_per_batch=7)))
+    expected = read_day(fs, root, DAY).to_table(columns=columns)
+    assert scanned.schema == expected.schema
+    assert scanned.sort_by("id").equals(expected.sort_by("id"))
+    assert scanned.num_rows == 100 and scanned.column("messages").null_count == 100
+    assert {row["model"] for row in scanned.to_pylist()} == {None, "Qwen/Qwen3-4B", "gpt-oss 20b", "a=b"}
+    assert sum(batch.num_rows for batch in scan_batches(read_day(fs, root, date(2026, 4, 19)), columns)) == 0
 
 
 class MovesFailAfter(fsspec.implementations.local.LocalFileSystem):

@@ -140,6 +140,20 @@ def test_several_rows_per_append_chunks_are_one_commit(tmp_path):
     assert len(table.metadata.metadata_log) == commits_before + 1, "one commit (one new metadata file)"
     assert table.current_snapshot().snapshot_id == commit.snapshot_id
     assert table.scan().to_arrow().num_rows == 5
+    snapshots_before = len(table.metadata.snapshots)
+    commit = warehouse.replace_window(table, "timestamp", DAY, DAY + timedelta(days=1), LANDED_TRACE_SCHEMA,
+                                      day_of_traces(DAY, 5, "v2"))
+    assert len(table.metadata.snapshots) == snapshots_before + 2, "the delete and ONE append for all three chunks"
+    assert sorted(table.scan().to_arrow().column("id").to_pylist()) == [f"v2-{i}" for i in range(5)]
+
+
+def test_chunks_are_cut_by_bytes_too(tmp_path):
+    warehouse = IcebergWarehouse(local_fallback_dir=str(tmp_path), bytes_per_append=1)
+    table = warehouse.ensure_table(TRACES_TABLE, TRACES_ICEBERG_SCHEMA, TRACES_PARTITION_SPEC, {})
+    commit = warehouse.replace_window(table, "timestamp", DAY, DAY + timedelta(days=1), LANDED_TRACE_SCHEMA,
+                                      day_of_traces(DAY, 4, "v1"))
+    assert (commit.rows, commit.data_files) == (4, 4), "every batch is over a byte: one data file each"
+    assert sorted(table.scan().to_arrow().column("id").to_pylist()) == [f"v1-{i}" for i in range(4)]
 
 
 def test_a_window_whose_batches_fail_midway_leaves_the_table_as_it_was(tmp_path):

@@ -45,7 +45,7 @@ def iceberg_table(context: dg.AssetExecutionContext, trace_lake: TraceLake, iceb
         (
             batch.column("metadata_json")
             for day in days
-            for batch in trace_lake.traces_day(day).to_batches(columns=["metadata_json"])
+            for batch in trace_lake.traces_day_batches(day, ["metadata_json"])
         ),
         known_fields,
     )
@@ -56,7 +56,7 @@ def iceberg_table(context: dg.AssetExecutionContext, trace_lake: TraceLake, iceb
 
     def table_batches():
         for day in days:
-            for batch in trace_lake.traces_day(day).to_batches(columns=LANDED_TRACE_SCHEMA.names):
+            for batch in trace_lake.traces_day_batches(day, LANDED_TRACE_SCHEMA.names):
                 counts = pa.table(batch).group_by(["model", "consent"]).aggregate([([], "count_all")])
                 for group in counts.to_pylist():
                     rows[(day, group["model"], group["consent"])] += group["count_all"]

@@ -12,7 +12,7 @@ either way the next run of that day starts by clearing the staging folder and re
 """
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import quote
@@ -207,6 +207,32 @@ def read_day(fs: pafs.FileSystem, root: str, day: date, table: HiveTable = LANDE
     )
     # The table's schema, not the files': a day landed before a column was added reads it as null.
     return ds.dataset(path, schema=table.schema, format="parquet", filesystem=fs, partitioning=partitioning)
+
+
+def scan_batches(dataset: ds.Dataset, columns: list[str], rows_per_batch: int = 4096) -> Iterator[pa.RecordBatch]:
+    """`columns` of a day (from `read_day`), `rows_per_batch` rows at a time, read file by file
+    as they are consumed. (pyarrow's dataset scanner reads ahead on its own threads while the
+    consumer is slow, whatever its readahead settings: measured, hundreds of MB of a day's text.)"""
+    if not isinstance(dataset, ds.FileSystemDataset):  # a day never written
+        yield from dataset.to_batches(columns=columns)
+        return
+    schema = pa.schema([dataset.schema.field(name) for name in columns])
+    for fragment in dataset.get_fragments():
+        in_path = ds.get_partition_keys(fragment.partition_expression)
+        with fragment.filesystem.open_input_file(fragment.path) as handle:
+            parquet = pq.ParquetFile(handle)
+            in_file = [name for name in columns if name in parquet.schema_arrow.names and name not in in_path]
+            for batch in parquet.iter_batches(batch_size=rows_per_batch, columns=in_file):
+                yield pa.RecordBatch.from_arrays(
+                    [
+                        pa.repeat(pa.scalar(in_path[field.name], field.type), batch.num_rows) if field.name in in_path
+                        # a file landed before a column was added reads it as null
+                        else batch.column(field.name).cast(field.type) if field.name in in_file
+                        else pa.nulls(batch.num_rows, field.type)
+                        for field in schema
+                    ],
+                    schema=schema,
+                )
 
 
 def _delete_dir(fs: pafs.FileSystem, path: str) -> None:

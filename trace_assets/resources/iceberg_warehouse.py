@@ -1,5 +1,7 @@
 """IcebergWarehouse: the Iceberg catalog, through pyiceberg's own configuration."""
 
+import contextlib
+import itertools
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ from pydantic import Field
 from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.expressions import And, BooleanExpression, EqualTo, GreaterThanOrEqual, In, LessThan
+from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.partitioning import PartitionSpec
 from pyiceberg.schema import Schema, index_by_name
 from pyiceberg.table import Table
@@ -45,6 +48,13 @@ class IcebergWarehouse(dg.ConfigurableResource):
     )
     rows_per_append: int = Field(
         default=250_000, gt=0, description="Rows written per data-file batch inside one commit: bounds memory."
+    )
+    bytes_per_append: int = Field(
+        default=32 << 20,
+        gt=0,
+        description="Arrow bytes written per data-file batch inside one commit: bounds memory (a step holds a few "
+        "times this: the conforming cast, pyiceberg's partition split, the Parquet writer). Larger batches make "
+        "larger data files.",
     )
 
     def catalog(self) -> Catalog:
@@ -87,13 +97,21 @@ class IcebergWarehouse(dg.ConfigurableResource):
         commit); batches may omit fields of the table, which read back as null."""
         before = set(index_by_name(table.schema()))
         rows = files = 0
-        with table.transaction() as transaction:
+        with table.transaction() as transaction, contextlib.ExitStack() as appending:
             target = _evolve_and_delete(transaction, arrow_schema, _window_filter(column, start, end))
-            for chunk in _chunks(batches, self.rows_per_append):
+            append, file_numbers = None, itertools.count(0)
+            for chunk in _chunks(batches, self.rows_per_append, self.bytes_per_append):
+                if append is None:
+                    # One snapshot for all the chunks. pyiceberg's own Transaction.append takes a
+                    # whole table (and a snapshot per call): the same writer, fed a chunk at a time.
+                    append = appending.enter_context(transaction.update_snapshot().fast_append())
                 rows += chunk.num_rows
-                files_before = _data_file_count(transaction)
-                transaction.append(conform(chunk, target))
-                files += _data_file_count(transaction) - files_before
+                for data_file in _dataframe_to_data_files(
+                    transaction.table_metadata, conform(chunk, target), table.io, append.commit_uuid, file_numbers
+                ):
+                    append.append_data_file(data_file)
+                    files += 1
+                del chunk  # before the next chunk is gathered: one chunk in memory at a time
         table.refresh()
         added = sorted(set(index_by_name(table.schema())) - before)
         return WindowCommit(table.current_snapshot().snapshot_id, rows, files, added)
@@ -144,24 +162,18 @@ def _window_filter(column: str, start: datetime, end: datetime) -> BooleanExpres
     return And(GreaterThanOrEqual(column, start.isoformat()), LessThan(column, end.isoformat()))
 
 
-def _data_file_count(transaction) -> int:
-    snapshot = transaction.table_metadata.current_snapshot()
-    if snapshot is None or snapshot.summary is None:
-        return 0
-    return int(snapshot.summary.get("total-data-files", 0))
-
-
-def _chunks(batches: Iterable[pa.RecordBatch], rows_per_chunk: int) -> Iterator[pa.Table]:
+def _chunks(batches: Iterable[pa.RecordBatch], rows_per_chunk: int, bytes_per_chunk: int) -> Iterator[pa.Table]:
     pending: list[pa.RecordBatch] = []
-    pending_rows = 0
+    pending_rows = pending_bytes = 0
     for batch in batches:
         if batch.num_rows == 0:
             continue
         pending.append(batch)
         pending_rows += batch.num_rows
-        if pending_rows >= rows_per_chunk:
+        pending_bytes += batch.nbytes
+        if pending_rows >= rows_per_chunk or pending_bytes >= bytes_per_chunk:
             yield pa.Table.from_batches(pending)
-            pending, pending_rows = [], 0
+            pending, pending_rows, pending_bytes = [], 0, 0
     if pending:
         yield pa.Table.from_batches(pending)
 

@@ -1,13 +1,23 @@
 """TraceLake: the data lake the traces land in, a local folder or an S3 prefix."""
 
+from collections.abc import Iterator
 from datetime import date
 
 import dagster as dg
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 from pydantic import Field, PrivateAttr
 
-from trace_assets.ingest.hive_day import LANDED_TRACES, DayFiles, FileLayout, HiveTable, read_day, replace_day
+from trace_assets.ingest.hive_day import (
+    LANDED_TRACES,
+    DayFiles,
+    FileLayout,
+    HiveTable,
+    read_day,
+    replace_day,
+    scan_batches,
+)
 from trace_assets.resources.uri_filesystem import open_uri
 
 TRACES_PREFIX = "langfuse-traces"
@@ -94,3 +104,7 @@ class TraceLake(dg.ConfigurableResource):
 
     def traces_day(self, day: date) -> ds.Dataset:
         return self.read_day(TRACES_PREFIX, LANDED_TRACES, day)
+
+    def traces_day_batches(self, day: date, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        """`columns` of the day's landed traces, a bounded batch at a time."""
+        return scan_batches(self.traces_day(day), columns)
