@@ -162,7 +162,7 @@ def test_no_prompt_group_lands_in_both_splits_and_files_are_consistent(tmp_path)
     examples, _ = pool_of(many_groups(40), rules).published(set())
     for export in EXPORTS:
         snapshot = build_snapshot(export, examples, rules, manifest_base(), {})
-        tables = {name: build() for name, build in snapshot.files.items() if name.endswith(".parquet")}
+        tables = {name: file.table() for name, file in snapshot.files.items() if name.endswith(".parquet")}
         assert snapshot.rows_by_split["train"] > 0 and snapshot.rows_by_split["test"] > 0
         assert groups_in_both_splits(tables) == []
         for table in tables.values():
@@ -220,16 +220,16 @@ def test_conversational_exports_keep_system_prompts_and_tools():
     assert pool.notes["messages_not_usable"] == 1
     examples, _ = pool.published(set())
     snapshot = build_snapshot(DPO, examples, ExportRules(test_fraction=0.0), manifest_base(), {})
-    row = next(r for r in snapshot.files["conversational_train.parquet"]().to_pylist() if r["chosen_model"] == "model-a")
+    row = next(r for r in snapshot.files["conversational_train.parquet"].table().to_pylist() if r["chosen_model"] == "model-a")
     assert row["prompt"][0] == {"role": "system", "content": "You answer from the EKS docs.", "tool_calls": None, "tool_call_id": None}
     assert row["prompt"][2]["tool_calls"] == [call] and row["prompt"][3]["tool_call_id"] == "call_1"
     assert json.loads(row["tools"]) == tools
     assert is_conversational(row)
-    lines = [json.loads(line) for line in snapshot.files["conversational_train.jsonl"]().decode().splitlines()]
-    line = lines[snapshot.files["conversational_train.parquet"]().column("chosen_model").to_pylist().index("model-a")]
+    lines = [json.loads(line) for line in snapshot.files["conversational_train.jsonl"].bytes().decode().splitlines()]
+    line = lines[snapshot.files["conversational_train.parquet"].table().column("chosen_model").to_pylist().index("model-a")]
     assert line["input"]["tools"] == tools and line["input"]["messages"][2]["tool_calls"] == [call]
     assert line["preferred_output"] == [good] and "tool_calls" not in line["input"]["messages"][0]
-    standard = snapshot.files["train.parquet"]().to_pylist()
+    standard = snapshot.files["train.parquet"].table().to_pylist()
     assert all(isinstance(r["prompt"], str) and r["chosen"] and r["rejected"] for r in standard)
 
 
@@ -243,7 +243,7 @@ def test_grpo_flags_groups_whose_answers_all_score_the_same():
     ]
     examples, _ = pool_of(rows).published(set())
     contexts = {r["trace_id"]: r["contexts"] for r in rows}
-    table = build_snapshot(GRPO, examples, ExportRules(test_fraction=0.0), manifest_base(), contexts).files["train.parquet"]()
+    table = build_snapshot(GRPO, examples, ExportRules(test_fraction=0.0), manifest_base(), contexts).files["train.parquet"].table()
     by_prompt = {r["prompt"]: r for r in table.to_pylist()}
     assert by_prompt["Which regions have EKS Auto Mode?"]["rewards_all_equal"] is True
     pod = by_prompt["What is a Pod?"]

@@ -1,6 +1,7 @@
 """dpo_pairs, kto_examples, grpo_prompts: versioned training sets built from the labeled traces of
 a rolling window of days (README.md, "Training exports")."""
 
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
@@ -13,6 +14,7 @@ from trace_assets.exports.build import DPO, EXPORTS, GRPO, KTO, build_snapshot
 from trace_assets.exports.example_pool import POOL_COLUMNS, build_pool
 from trace_assets.exports.grpo import prompt_groups
 from trace_assets.exports.rules import ExportRules
+from trace_assets.exports.text_spool import SpooledValues, TextSpool
 from trace_assets.exports.snapshot import (
     EXPORTS_PREFIX,
     publish_snapshot,
@@ -112,51 +114,53 @@ def export_window(context, day: date, exports: list[str], rules: ExportRules, la
     snapshot_id = table.current_snapshot().snapshot_id
     published_ids = pa.array(sorted(anyone_published), pa.string())
 
-    def days_read():  # lazily: one day's Arrow at a time
+    def batches_read():  # lazily: one batch of Arrow at a time
         for d in present:
-            yield _read_day(table, snapshot_id, d)
+            yield from _read_day(table, snapshot_id, d)
         for d in anchor_days:  # older days: only the traces a previous snapshot published
-            rows = _read_day(table, snapshot_id, d)
-            yield rows.filter(pc.is_in(rows["trace_id"], published_ids))
+            for rows in _read_day(table, snapshot_id, d):
+                yield rows.filter(pc.is_in(rows["trace_id"], published_ids))
 
     eval_prompts = settings.eval_prompts(lake.filesystem)
-    pool = build_pool(days_read(), set(present), rules, eval_prompts)
-
-    base = {
-        "snapshot": day.isoformat(),
-        "built_at": datetime.now(timezone.utc).isoformat(),
-        "window": {
-            "first_day": window_days[0].isoformat(),
-            "last_day": day.isoformat(),
-            "source_days": [d.isoformat() for d in present],
-            "missing_days": [d.isoformat() for d in missing],
-            "missing_day_policy": rules.missing_days,
-        },
-        "labeled_dataset": {
-            "table": LABELED_TABLE,
-            "iceberg_snapshot_id_read": str(snapshot_id),
-            "days": {d.isoformat(): lineage[d] for d in present},
-        },
-        "scorers": {name: dict(values) for name, values in pool.scorers.items()},
-        "rules": rules.as_manifest(),
-        "eval_set": {"path": settings.eval_set, "prompts": len(eval_prompts)} if settings.eval_set else None,
-        "notes": dict(pool.notes),
-        "run_id": context.run.run_id,
-    }
-    for export in exports:
-        examples, removed = pool.published(published[export])
-        previous_day, _, _ = previous[export]
-        manifest = {
-            **base,
-            "previous_snapshot": previous_day.isoformat() if previous_day else None,
-            "counts": {**pool.counts, **removed, "examples_after_deduplication": len(examples)},
+    pool = build_pool(batches_read(), set(present), rules, eval_prompts)
+    try:  # the pool's spooled conversations are deleted however the run ends
+        base = {
+            "snapshot": day.isoformat(),
+            "built_at": datetime.now(timezone.utc).isoformat(),
+            "window": {
+                "first_day": window_days[0].isoformat(),
+                "last_day": day.isoformat(),
+                "source_days": [d.isoformat() for d in present],
+                "missing_days": [d.isoformat() for d in missing],
+                "missing_day_policy": rules.missing_days,
+            },
+            "labeled_dataset": {
+                "table": LABELED_TABLE,
+                "iceberg_snapshot_id_read": str(snapshot_id),
+                "days": {d.isoformat(): lineage[d] for d in present},
+            },
+            "scorers": {name: dict(values) for name, values in pool.scorers.items()},
+            "rules": rules.as_manifest(),
+            "eval_set": {"path": settings.eval_set, "prompts": len(eval_prompts)} if settings.eval_set else None,
+            "notes": dict(pool.notes),
+            "run_id": context.run.run_id,
         }
-        contexts = _contexts(table, snapshot_id, present, examples) if export == GRPO else None
-        files = build_snapshot(export, examples, rules, manifest, contexts)
-        folder = snapshot_dir(roots[export], day)
-        publish_snapshot(lake.filesystem, folder, files.files)
-        context.log.info(f"{export}: {files.rows_by_split} published to {lake.location(folder)}")
-        yield export, _metadata(files, folder, lake, present, missing)
+        for export in exports:
+            examples, removed = pool.published(published[export])
+            previous_day, _, _ = previous[export]
+            manifest = {
+                **base,
+                "previous_snapshot": previous_day.isoformat() if previous_day else None,
+                "counts": {**pool.counts, **removed, "examples_after_deduplication": len(examples)},
+            }
+            contexts = _contexts(table, snapshot_id, examples, pool.spool) if export == GRPO else None
+            files = build_snapshot(export, examples, rules, manifest, contexts)
+            folder = snapshot_dir(roots[export], day)
+            publish_snapshot(lake.filesystem, folder, files.files)
+            context.log.info(f"{export}: {files.rows_by_split} published to {lake.location(folder)}")
+            yield export, _metadata(files, folder, lake, present, missing)
+    finally:
+        pool.close()
 
 
 def _labeled_materialization(instance: dg.DagsterInstance, day: date) -> dict | None:
@@ -191,25 +195,30 @@ def _day_filter(day: date):
     return And(And(GreaterThanOrEqual("timestamp", start.isoformat()), LessThan("timestamp", end.isoformat())), EqualTo("consent", True))
 
 
-def _read_day(table, snapshot_id: int, day: date) -> pa.Table:
+def _read_day(table, snapshot_id: int, day: date) -> Iterator[pa.RecordBatch]:
     """The consented rows of `day` (the POOL_COLUMNS), at the one Iceberg snapshot the whole
-    export reads; a day at a time, so only one day's Arrow is held beside the examples."""
+    export reads, a batch at a time, so only one batch of Arrow is held beside the examples."""
     scan = table.scan(row_filter=_day_filter(day), selected_fields=tuple(POOL_COLUMNS), snapshot_id=snapshot_id)
-    return scan.to_arrow().select(POOL_COLUMNS)
+    for batch in scan.to_arrow_batch_reader():
+        yield batch.select(POOL_COLUMNS)
 
 
-def _contexts(table, snapshot_id: int, days: list[date], examples) -> dict:
-    """Retrieved contexts of each GRPO group's reference trace (read for those traces only)."""
+def _contexts(table, snapshot_id: int, examples, spool: TextSpool) -> SpooledValues:
+    """Retrieved contexts of each GRPO group's reference trace (read for those traces only, a
+    day and a batch at a time, into the spool)."""
     wanted = {group.reference.trace_id for group in prompt_groups(examples)}
     by_day: dict[date, list[str]] = {}
     for example in examples:
         if example.trace_id in wanted:
             by_day.setdefault(example.day, []).append(example.trace_id)
-    contexts = {}
+    del wanted
+    contexts = SpooledValues(spool)
     for d, ids in by_day.items():
         row_filter = And(_day_filter(d), In("trace_id", ids))
-        rows = table.scan(row_filter=row_filter, selected_fields=("trace_id", "contexts"), snapshot_id=snapshot_id).to_arrow()
-        contexts.update(zip(rows.column("trace_id").to_pylist(), rows.column("contexts").to_pylist()))
+        scan = table.scan(row_filter=row_filter, selected_fields=("trace_id", "contexts"), snapshot_id=snapshot_id)
+        for batch in scan.to_arrow_batch_reader():
+            for trace_id, values in zip(batch.column("trace_id").to_pylist(), batch.column("contexts").to_pylist()):
+                contexts.put(trace_id, values)
     return contexts
 
 

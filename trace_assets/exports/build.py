@@ -3,6 +3,7 @@ the manifest and the dataset card."""
 
 import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -11,7 +12,7 @@ from trace_assets.exports import dpo, grpo, kto
 from trace_assets.exports.card import dataset_card
 from trace_assets.exports.example_pool import Example
 from trace_assets.exports.rules import ExportRules
-from trace_assets.exports.snapshot import MANIFEST
+from trace_assets.exports.snapshot import MANIFEST, ParquetParts
 from trace_assets.exports.splits import SPLITS, split_of
 
 DPO, KTO, GRPO = "dpo_pairs", "kto_examples", "grpo_prompts"
@@ -21,9 +22,9 @@ README = "README.md"
 
 @dataclass
 class SnapshotFiles:
-    # name -> what publish_snapshot writes: a zero-argument function building a pa.Table
-    # (Parquet) or bytes, called as the file is written so one table is in memory at a time;
-    # README.md is built last, from what the tables recorded; manifest.json is a dict
+    # name -> what publish_snapshot writes: ParquetParts and TextParts, built a part at a time
+    # as the file is written (no file is whole in memory); README.md is a zero-argument function
+    # building it last, from what the Parquet files recorded; manifest.json is a dict
     files: dict
     counts: dict  # what the manifest's `counts` says this export built
     rows_by_split: dict[str, int]
@@ -32,27 +33,30 @@ class SnapshotFiles:
     pairs_by_models: dict[str, int]
 
 
-def build_snapshot(export: str, examples: list[Example], rules: ExportRules, manifest: dict, contexts: dict | None = None) -> SnapshotFiles:
+def build_snapshot(
+    export: str, examples: list[Example], rules: ExportRules, manifest: dict, contexts: Mapping[str, list[str] | None] | None = None
+) -> SnapshotFiles:
     """The files of `export` built from `examples` (already de-duplicated for it); `manifest`
-    holds what the caller knows (window, lineage, pool counts) and is completed here."""
+    holds what the caller knows (window, lineage, pool counts) and is completed here. `contexts`
+    (GRPO): trace id -> retrieved contexts of the prompt groups' reference traces."""
     if export == DPO:
         items = dpo.dpo_pairs(examples, rules)
         group_of = lambda pair: pair.chosen.group_id  # noqa: E731
-        formats = {"": dpo.standard_table, "conversational_": dpo.conversational_table}
+        formats = {"": dpo.standard_file, "conversational_": dpo.conversational_file}
         models = lambda pair: [pair.chosen.model, pair.rejected.model]  # noqa: E731
         rewards = lambda pair: [pair.chosen.reward, pair.rejected.reward]  # noqa: E731
     elif export == KTO:
         items = kto.kto_examples(examples, rules)
         group_of = lambda item: item[0].group_id  # noqa: E731
-        formats = {"": kto.standard_table, "conversational_": kto.conversational_table}
+        formats = {"": kto.standard_file, "conversational_": kto.conversational_file}
         models = lambda item: [item[0].model]  # noqa: E731
         rewards = lambda item: [item[0].reward]  # noqa: E731
     elif export == GRPO:
         items = grpo.prompt_groups(examples)
         group_of = lambda group: group.group_id  # noqa: E731
         formats = {
-            "": lambda groups: grpo.standard_table(groups, contexts or {}),
-            "conversational_": lambda groups: grpo.conversational_table(groups, contexts or {}),
+            "": lambda groups: grpo.standard_file(groups, contexts or {}),
+            "conversational_": lambda groups: grpo.conversational_file(groups, contexts or {}),
         }
         models = lambda group: [m.model for m in group.members]  # noqa: E731
         rewards = lambda group: [m.reward for m in group.members]  # noqa: E731
@@ -61,24 +65,29 @@ def build_snapshot(export: str, examples: list[Example], rules: ExportRules, man
 
     by_split = {split: [item for item in items if split_of(group_of(item), rules.test_fraction, rules.split_seed) == split] for split in SPLITS}
     files: dict = {}
-    written: dict[str, pa.Table] = {}  # the empty tables of the files written: schemas for the card
+    written: dict[str, pa.Table] = {}  # the empty tables of the Parquet files: schemas for the card
+    sizes: dict[str, tuple[int, int]] = {}  # rows and Arrow bytes, counted as the parts are written
 
-    def lazily(name: str, to_table, rows: list):
-        def build() -> pa.Table:
-            table = to_table(rows)
-            written[name] = table.schema.empty_table()
-            sizes[name] = (table.num_rows, table.nbytes)
-            return table
+    def counted(name: str, file: ParquetParts) -> ParquetParts:
+        written[name] = file.schema.empty_table()
+        sizes[name] = (0, 0)
 
-        return build
+        def parts():
+            sizes[name] = (0, 0)
+            for part in file.parts():
+                rows, size = sizes[name]
+                sizes[name] = (rows + part.num_rows, size + part.nbytes)
+                yield part
 
-    sizes: dict[str, tuple[int, int]] = {}
-    for prefix, to_table in formats.items():
+        return ParquetParts(file.schema, parts)
+
+    for prefix, to_file in formats.items():
         for split in SPLITS:
-            files[f"{prefix}{split}.parquet"] = lazily(f"{prefix}{split}.parquet", to_table, by_split[split])
+            name = f"{prefix}{split}.parquet"
+            files[name] = counted(name, to_file(by_split[split]))
     if export == DPO:
         for split in SPLITS:  # line i of conversational_<split>.jsonl is row i of conversational_<split>.parquet
-            files[f"conversational_{split}.jsonl"] = lambda rows=by_split[split]: dpo.preference_jsonl(rows)
+            files[f"conversational_{split}.jsonl"] = dpo.preference_jsonl(by_split[split])
 
     counts = _export_counts(export, items, by_split, rules)
     rows_by_model = Counter(str(model) for item in items for model in models(item))

@@ -4,10 +4,10 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from trace_assets.exports.example_pool import Example
-from trace_assets.exports.formats import preference_line, table, tools_json
-from trace_assets.exports.prompt_key import normalise
+from trace_assets.exports.example_pool import EMPTY_ANSWER, Example
+from trace_assets.exports.formats import jsonl_file, parquet_file, preference_line, tools_json
 from trace_assets.exports.rules import ExportRules
+from trace_assets.exports.snapshot import ParquetParts, TextParts
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,9 @@ def dpo_pairs(examples: list[Example], rules: ExportRules) -> list[Pair]:
 
 
 def _different(chosen: Example, rejected: Example) -> bool:
-    a, b = normalise(chosen.conversation.answer_text), normalise(rejected.conversation.answer_text)
-    return bool(a) and bool(b) and a != b
+    """Two non-empty answers whose normalised texts differ (by their hashes)."""
+    a, b = chosen.answer_key, rejected.answer_key
+    return a != EMPTY_ANSWER and b != EMPTY_ANSWER and a != b
 
 
 _COMMON = [
@@ -79,38 +80,37 @@ def _common(pair: Pair) -> dict:
     }
 
 
-def standard_table(pairs: list[Pair]) -> pa.Table:
-    rows = [
-        {
-            "prompt": p.chosen.conversation.prompt_text,
-            "chosen": p.chosen.conversation.answer_text,
-            "rejected": p.rejected.conversation.answer_text,
-            **_common(p),
-        }
-        for p in pairs
-    ]
-    return table(rows, [("prompt", pa.string()), ("chosen", pa.string()), ("rejected", pa.string()), *_COMMON])
+def standard_file(pairs: list[Pair]) -> ParquetParts:
+    def row(pair: Pair) -> dict:
+        chosen, rejected = pair.chosen.conversation, pair.rejected.conversation
+        return {"prompt": chosen.prompt_text, "chosen": chosen.answer_text, "rejected": rejected.answer_text, **_common(pair)}
+
+    return parquet_file(pairs, row, [("prompt", pa.string()), ("chosen", pa.string()), ("rejected", pa.string()), *_COMMON])
 
 
-def conversational_table(pairs: list[Pair]) -> pa.Table:
-    rows = [
-        {
-            "prompt": p.chosen.conversation.prompt,
-            "chosen": [p.chosen.conversation.answer],
-            "rejected": [p.rejected.conversation.answer],
-            "tools": tools_json(p.chosen.conversation.tools),
-            **_common(p),
+def conversational_file(pairs: list[Pair]) -> ParquetParts:
+    def row(pair: Pair) -> dict:
+        chosen, rejected = pair.chosen.conversation, pair.rejected.conversation
+        return {
+            "prompt": chosen.prompt,
+            "chosen": [chosen.answer],
+            "rejected": [rejected.answer],
+            "tools": tools_json(chosen.tools),
+            **_common(pair),
         }
-        for p in pairs
-    ]
+
+    bits = 0
+    for p in pairs:
+        bits |= p.chosen.prompt_message_bits | p.chosen.answer_message_bits | p.rejected.answer_message_bits
     fixed = [("prompt", None), ("chosen", None), ("rejected", None), ("tools", pa.string()), *_COMMON]
-    return table(rows, fixed, message_columns=("prompt", "chosen", "rejected"))
+    return parquet_file(pairs, row, fixed, message_columns=("prompt", "chosen", "rejected"), message_bits=bits)
 
 
-def preference_jsonl(pairs: list[Pair]) -> bytes:
-    """OpenAI/Together preference JSONL, line i from pair i (as conversational_table's row i)."""
-    lines = [
-        preference_line(p.chosen.conversation.prompt, p.chosen.conversation.answer, p.rejected.conversation.answer, p.chosen.conversation.tools)
-        for p in pairs
-    ]
-    return "".join(line + "\n" for line in lines).encode("utf-8")
+def preference_jsonl(pairs: list[Pair]) -> TextParts:
+    """OpenAI/Together preference JSONL, line i from pair i (as conversational_file's row i)."""
+
+    def line(pair: Pair) -> str:
+        chosen, rejected = pair.chosen.conversation, pair.rejected.conversation
+        return preference_line(chosen.prompt, chosen.answer, rejected.answer, chosen.tools)
+
+    return jsonl_file(pairs, line)

@@ -5,45 +5,75 @@ Rows of days before the window may come along as anchors: traces a previous snap
 They take part in grouping and de-duplication only, so that an example which repeats one already
 published from an older trace is left out (`duplicates_of_previous_snapshot`); they are never
 exported themselves.
+
+The pool is read once, a batch at a time. An example keeps what the decisions need (trace id,
+day, model, reward, prompt number, answer hash, message keys: a few hundred bytes); its
+conversation goes to a TextSpool on local disk and is read back when a file's rows are built
+(`Example.conversation`), so a week of traces is not held in memory as text.
 """
 
+import sys
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 import pyarrow as pa
 
 from trace_assets.exports.conversation import Conversation, conversation_of
+from trace_assets.exports.formats import message_key_bits
 from trace_assets.exports.length import estimated_tokens
 from trace_assets.exports.near_duplicates import near_duplicate_groups, near_duplicates_of
 from trace_assets.exports.prompt_key import key_hash, normalise
 from trace_assets.exports.rules import ExportRules
+from trace_assets.exports.text_spool import TextSpool
 
 # The labeled_traces columns an export reads (contexts are fetched later, for GRPO's rows only).
 POOL_COLUMNS = [
     "trace_id", "timestamp", "model", "input", "output", "messages", "final_reward", "preference",
     "judge_model", "judge_prompt_version", "ragas_scorer_version",
 ]
+EMPTY_ANSWER = key_hash("")
+MESSAGE_KEY_BITS = 3  # message_key_bits uses the low 3 bits: the prompt's, then the answer's above them
 
 
-@dataclass
+@dataclass(slots=True)
 class Example:
     trace_id: str
     day: date
     model: str | None
     reward: float
-    conversation: Conversation
-    prompt_key: str
-    answer_key: str  # hash of the normalised answer (the text itself is in `conversation`)
+    prompt_number: int  # equal numbers, equal normalised prompts
+    answer_key: str  # hash of the normalised answer
     in_window: bool
+    spool: TextSpool  # where the conversation is
+    record: int  # its record in the spool
+    message_bits: int  # optional message keys present: the prompt's (low bits), the answer's
     group_id: str = ""
     cluster: int = -1  # examples with one cluster are duplicates of each other
+
+    @property
+    def conversation(self) -> Conversation:
+        prompt, answer, tools, from_messages = self.spool.read(self.record)
+        return Conversation(prompt=prompt, answer=answer, tools=tools, from_messages=from_messages)
+
+    @property
+    def prompt_key(self) -> str:
+        return normalise(self.conversation.prompt_text)
+
+    @property
+    def prompt_message_bits(self) -> int:
+        return self.message_bits & ((1 << MESSAGE_KEY_BITS) - 1)
+
+    @property
+    def answer_message_bits(self) -> int:
+        return self.message_bits >> MESSAGE_KEY_BITS
 
 
 @dataclass
 class ExamplePool:
     examples: list[Example]
+    spool: TextSpool
     counts: Counter = field(default_factory=Counter)  # window rows at each filtering step
     notes: Counter = field(default_factory=Counter)  # e.g. messages that could not be used
     scorers: dict = field(default_factory=dict)  # scorer and prompt versions seen, with counts
@@ -68,85 +98,124 @@ class ExamplePool:
             for member in window:
                 if member is best:
                     continue
-                exact = member.prompt_key == best.prompt_key and member.answer_key == best.answer_key
+                exact = member.prompt_number == best.prompt_number and member.answer_key == best.answer_key
                 removed["exact_duplicates" if exact else "near_duplicates"] += 1
         kept.sort(key=lambda m: (m.day, m.trace_id))
         return kept, removed
 
+    def close(self) -> None:
+        """Delete the spooled conversations (the examples can no longer give theirs)."""
+        self.spool.close()
+
 
 def build_pool(
-    labeled: pa.Table | Iterable[pa.Table],
+    labeled: pa.Table | pa.RecordBatch | Iterable[pa.Table | pa.RecordBatch],
     window_days: set[date],
     rules: ExportRules,
     eval_prompts: list[str] | None = None,
+    spool_dir: str | None = None,
 ) -> ExamplePool:
-    """The pool of `labeled` (POOL_COLUMNS of labeled_traces, as one table or as tables read one
-    after the other, e.g. a day at a time, so that only one is in memory beside the examples;
-    rows of `window_days` are the window, others anchors), filtered, grouped and clustered under
-    `rules`."""
-    pool = ExamplePool(examples=[])
-    candidates: list[Example] = []
-    for table in [labeled] if isinstance(labeled, pa.Table) else labeled:
-        for batch in table.select(POOL_COLUMNS).to_batches(max_chunksize=10_000):
-            for row in batch.to_pylist():
-                example = _example(row, window_days, rules, pool)
+    """The pool of `labeled` (POOL_COLUMNS of labeled_traces, as one table or as tables or
+    batches read one after the other, so that only one is in memory beside the examples; rows
+    of `window_days` are the window, others anchors), filtered, grouped and clustered under
+    `rules`. The conversations are spooled under `spool_dir` (default: the temporary folder);
+    close the pool when done."""
+    pool = ExamplePool(examples=[], spool=TextSpool(spool_dir))
+    reading = _Reading(window_days, rules, pool)
+    for part in [labeled] if isinstance(labeled, (pa.Table, pa.RecordBatch)) else labeled:
+        batches = [part] if isinstance(part, pa.RecordBatch) else part.select(POOL_COLUMNS).to_batches(max_chunksize=10_000)
+        for batch in batches:
+            for row in batch.select(POOL_COLUMNS).to_pylist():
+                example = reading.example(row)
                 if example is not None:
-                    candidates.append(example)
+                    pool.examples.append(example)
+    keys = list(reading.prompt_numbers)  # prompt number -> normalised prompt
+    del reading
+    candidates = pool.examples
     if eval_prompts:
         references = [normalise(text) for text in eval_prompts]
-        contaminated = near_duplicates_of(
-            references, [e.prompt_key for e in candidates], rules.jaccard, rules.num_perm, rules.shingle_words
-        )
-        pool.counts["in_eval_set"] += sum(1 for e, bad in zip(candidates, contaminated) if bad and e.in_window)
-        candidates = [e for e, bad in zip(candidates, contaminated) if not bad]
-    _group_prompts(candidates, rules)
+        contaminated = near_duplicates_of(references, keys, rules.jaccard, rules.num_perm, rules.shingle_words)
+        pool.counts["in_eval_set"] += sum(1 for e in candidates if contaminated[e.prompt_number] and e.in_window)
+        candidates = [e for e in candidates if not contaminated[e.prompt_number]]
+    _group_prompts(candidates, keys, rules)
+    del keys
     _cluster_examples(candidates, rules)
     pool.examples = candidates
     pool.counts["candidates"] = sum(1 for e in candidates if e.in_window)
     return pool
 
 
-def _example(row: dict, window_days: set[date], rules: ExportRules, pool: ExamplePool) -> Example | None:
-    day = row["timestamp"].date()
-    in_window = day in window_days
-    counts = pool.counts if in_window else Counter()
-    counts["read"] += 1
-    if in_window:
-        for scorer in ("judge_model", "judge_prompt_version", "ragas_scorer_version"):
-            pool.scorers.setdefault(scorer, Counter())[str(row[scorer])] += 1
-    if row["final_reward"] is None:
-        counts["without_final_reward"] += 1
-        return None
-    conversation, note = conversation_of(row["input"], row["output"], row["messages"])
-    if note and in_window:
-        pool.notes["messages_not_usable"] += 1
-    if not conversation.answer_text.strip() or not conversation.prompt_text.strip():
-        counts["empty_prompt_or_answer"] += 1
-        return None
-    text = conversation.prompt_text + conversation.answer_text + "".join(m.get("content", "") for m in conversation.prompt if m["role"] == "system")
-    if estimated_tokens(text) > rules.max_tokens:
-        counts["over_max_tokens"] += 1
-        return None
-    return Example(
-        trace_id=row["trace_id"],
-        day=day,
-        model=row["model"],
-        reward=row["final_reward"],
-        conversation=conversation,
-        prompt_key=normalise(conversation.prompt_text),
-        answer_key=key_hash(normalise(conversation.answer_text)),
-        in_window=in_window,
-    )
+class _Reading:
+    """The first pass: a labeled row to an Example (or a count of why not), its conversation
+    spooled, its normalised prompt numbered."""
+
+    def __init__(self, window_days: set[date], rules: ExportRules, pool: ExamplePool):
+        self.window_days, self.rules, self.pool = window_days, rules, pool
+        self.prompt_numbers: dict[str, int] = {}
+        self.days: dict[date, date] = {}  # one date object a day, not one a row
+
+    def example(self, row: dict) -> Example | None:
+        pool, rules = self.pool, self.rules
+        day = row["timestamp"].date()
+        day = self.days.setdefault(day, day)
+        in_window = day in self.window_days
+        counts = pool.counts if in_window else Counter()
+        counts["read"] += 1
+        if in_window:
+            for scorer in ("judge_model", "judge_prompt_version", "ragas_scorer_version"):
+                pool.scorers.setdefault(scorer, Counter())[str(row[scorer])] += 1
+        if row["final_reward"] is None:
+            counts["without_final_reward"] += 1
+            return None
+        conversation, note = conversation_of(row["input"], row["output"], row["messages"])
+        if note and in_window:
+            pool.notes["messages_not_usable"] += 1
+        if not conversation.answer_text.strip() or not conversation.prompt_text.strip():
+            counts["empty_prompt_or_answer"] += 1
+            return None
+        text = conversation.prompt_text + conversation.answer_text + "".join(m.get("content", "") for m in conversation.prompt if m["role"] == "system")
+        if estimated_tokens(text) > rules.max_tokens:
+            counts["over_max_tokens"] += 1
+            return None
+        prompt_number = self.prompt_numbers.setdefault(normalise(conversation.prompt_text), len(self.prompt_numbers))
+        record = pool.spool.append([conversation.prompt, conversation.answer, conversation.tools, conversation.from_messages])
+        return Example(
+            trace_id=row["trace_id"],
+            day=day,
+            model=sys.intern(row["model"]) if row["model"] is not None else None,
+            reward=row["final_reward"],
+            prompt_number=prompt_number,
+            answer_key=key_hash(normalise(conversation.answer_text)),
+            in_window=in_window,
+            spool=pool.spool,
+            record=record,
+            message_bits=message_key_bits(conversation.prompt) | message_key_bits([conversation.answer]) << MESSAGE_KEY_BITS,
+        )
 
 
-def _group_prompts(examples: list[Example], rules: ExportRules) -> None:
+def _group_prompts(examples: list[Example], keys: list[str], rules: ExportRules) -> None:
     """Equal prompt keys, and keys whose shingles are near-duplicates, form one prompt group; its
     id is the hash of its smallest key (stable while that key is in the window)."""
-    keys = sorted({e.prompt_key for e in examples})
-    roots = near_duplicate_groups(keys, rules.jaccard, rules.num_perm, rules.shingle_words)
-    group_of_key = {key: key_hash(keys[root]) for key, root in zip(keys, roots)}  # roots are the smallest index
+    numbers = sorted({e.prompt_number for e in examples}, key=keys.__getitem__)
+    roots = near_duplicate_groups([keys[n] for n in numbers], rules.jaccard, rules.num_perm, rules.shingle_words)
+    group_of_number = {n: key_hash(keys[numbers[root]]) for n, root in zip(numbers, roots)}  # roots are the smallest index
     for example in examples:
-        example.group_id = group_of_key[example.prompt_key]
+        example.group_id = group_of_number[example.prompt_number]
+
+
+class _AnswerTexts(Sequence):
+    """The normalised answers of `examples`, read from the spool when asked for."""
+
+    def __init__(self, examples: list[Example]):
+        self.examples = examples
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, item):
+        if isinstance(item, slice):
+            return [self[i] for i in range(*item.indices(len(self)))]
+        return normalise(self.examples[item].conversation.answer_text)
 
 
 def _cluster_examples(examples: list[Example], rules: ExportRules) -> None:
@@ -159,9 +228,10 @@ def _cluster_examples(examples: list[Example], rules: ExportRules) -> None:
             answers[key] = len(firsts)
             firsts.append(example)
         example.cluster = answers[key]
+    del answers
     per_group = Counter(e.group_id for e in firsts)
     shared = [i for i, e in enumerate(firsts) if per_group[e.group_id] > 1]  # only these can be near-duplicates
-    texts = [normalise(firsts[i].conversation.answer_text) for i in shared]
+    texts = _AnswerTexts([firsts[i] for i in shared])
     group_numbers: dict[str, int] = {}
     buckets = [group_numbers.setdefault(firsts[i].group_id, len(group_numbers)) for i in shared]
     roots = near_duplicate_groups(texts, rules.jaccard, rules.num_perm, rules.shingle_words, buckets=buckets)

@@ -1,11 +1,13 @@
 """GRPO prompts: one row per prompt group, with what reward functions need."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pyarrow as pa
 
 from trace_assets.exports.example_pool import Example
-from trace_assets.exports.formats import table, tools_json
+from trace_assets.exports.formats import parquet_file, tools_json
+from trace_assets.exports.snapshot import ParquetParts
 
 SAME_REWARD_TOLERANCE = 1e-9
 
@@ -48,10 +50,10 @@ _COMMON = [
 ]
 
 
-def _common(group: PromptGroup, contexts: dict[str, list[str] | None]) -> dict:
+def _common(group: PromptGroup, answer_text: str, contexts: Mapping[str, list[str] | None]) -> dict:
     return {
         "contexts": contexts.get(group.reference.trace_id) or [],
-        "reference_answer": group.reference.conversation.answer_text,
+        "reference_answer": answer_text,
         "reference_reward": group.reference.reward,
         "rewards": [m.reward for m in group.members],
         "answers": len(group.members),
@@ -62,14 +64,22 @@ def _common(group: PromptGroup, contexts: dict[str, list[str] | None]) -> dict:
     }
 
 
-def standard_table(groups: list[PromptGroup], contexts: dict[str, list[str] | None]) -> pa.Table:
-    rows = [{"prompt": g.reference.conversation.prompt_text, **_common(g, contexts)} for g in groups]
-    return table(rows, [("prompt", pa.string()), *_COMMON])
+def standard_file(groups: list[PromptGroup], contexts: Mapping[str, list[str] | None]) -> ParquetParts:
+    """`contexts`: trace id -> retrieved contexts, for the groups' reference traces."""
+
+    def row(group: PromptGroup) -> dict:
+        conversation = group.reference.conversation
+        return {"prompt": conversation.prompt_text, **_common(group, conversation.answer_text, contexts)}
+
+    return parquet_file(groups, row, [("prompt", pa.string()), *_COMMON])
 
 
-def conversational_table(groups: list[PromptGroup], contexts: dict[str, list[str] | None]) -> pa.Table:
-    rows = [
-        {"prompt": g.reference.conversation.prompt, "tools": tools_json(g.reference.conversation.tools), **_common(g, contexts)}
-        for g in groups
-    ]
-    return table(rows, [("prompt", None), ("tools", pa.string()), *_COMMON], message_columns=("prompt",))
+def conversational_file(groups: list[PromptGroup], contexts: Mapping[str, list[str] | None]) -> ParquetParts:
+    def row(group: PromptGroup) -> dict:
+        conversation = group.reference.conversation
+        return {"prompt": conversation.prompt, "tools": tools_json(conversation.tools), **_common(group, conversation.answer_text, contexts)}
+
+    bits = 0
+    for group in groups:
+        bits |= group.reference.prompt_message_bits
+    return parquet_file(groups, row, [("prompt", None), ("tools", pa.string()), *_COMMON], message_columns=("prompt",), message_bits=bits)

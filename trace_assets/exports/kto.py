@@ -3,8 +3,9 @@
 import pyarrow as pa
 
 from trace_assets.exports.example_pool import Example
-from trace_assets.exports.formats import table, tools_json
+from trace_assets.exports.formats import parquet_file, tools_json
 from trace_assets.exports.rules import ExportRules
+from trace_assets.exports.snapshot import ParquetParts
 
 # TRL warns unless desirable_weight * n_desirable / (undesirable_weight * n_undesirable) is in [1, 4/3].
 TRL_RATIO_LOW, TRL_RATIO_HIGH = 1.0, 4 / 3
@@ -35,24 +36,29 @@ def _common(example: Example) -> dict:
     return {"trace_ids": [example.trace_id], "prompt_group": example.group_id, "reward": example.reward, "model": example.model}
 
 
-def standard_table(labelled: list[tuple[Example, bool]]) -> pa.Table:
-    rows = [
-        {"prompt": e.conversation.prompt_text, "completion": e.conversation.answer_text, "label": label, **_common(e)}
-        for e, label in labelled
-    ]
-    return table(rows, [("prompt", pa.string()), ("completion", pa.string()), ("label", pa.bool_()), *_COMMON])
+def standard_file(labelled: list[tuple[Example, bool]]) -> ParquetParts:
+    def row(item: tuple[Example, bool]) -> dict:
+        example, label = item
+        conversation = example.conversation
+        return {"prompt": conversation.prompt_text, "completion": conversation.answer_text, "label": label, **_common(example)}
+
+    return parquet_file(labelled, row, [("prompt", pa.string()), ("completion", pa.string()), ("label", pa.bool_()), *_COMMON])
 
 
-def conversational_table(labelled: list[tuple[Example, bool]]) -> pa.Table:
-    rows = [
-        {
-            "prompt": e.conversation.prompt,
-            "completion": [e.conversation.answer],
+def conversational_file(labelled: list[tuple[Example, bool]]) -> ParquetParts:
+    def row(item: tuple[Example, bool]) -> dict:
+        example, label = item
+        conversation = example.conversation
+        return {
+            "prompt": conversation.prompt,
+            "completion": [conversation.answer],
             "label": label,
-            "tools": tools_json(e.conversation.tools),
-            **_common(e),
+            "tools": tools_json(conversation.tools),
+            **_common(example),
         }
-        for e, label in labelled
-    ]
+
+    bits = 0
+    for example, _ in labelled:
+        bits |= example.prompt_message_bits | example.answer_message_bits
     fixed = [("prompt", None), ("completion", None), ("label", pa.bool_()), ("tools", pa.string()), *_COMMON]
-    return table(rows, fixed, message_columns=("prompt", "completion"))
+    return parquet_file(labelled, row, fixed, message_columns=("prompt", "completion"), message_bits=bits)

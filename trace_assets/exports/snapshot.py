@@ -12,7 +12,8 @@ of that snapshot rewrites it whole.
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date
 
 import pyarrow as pa
@@ -24,14 +25,38 @@ MANIFEST = "manifest.json"
 SNAPSHOT_FOLDER = "snapshot="
 
 
+@dataclass(frozen=True)
+class ParquetParts:
+    """A Parquet file written a part at a time (one row group each), so that it is never whole in
+    memory: `parts()` yields tables of `schema`."""
+
+    schema: pa.Schema
+    parts: Callable[[], Iterator[pa.Table]]
+
+    def table(self) -> pa.Table:
+        """The whole file as one table (small snapshots and tests)."""
+        return pa.concat_tables([self.schema.empty_table(), *self.parts()])
+
+
+@dataclass(frozen=True)
+class TextParts:
+    """A text file written a part at a time: `parts()` yields its bytes in order."""
+
+    parts: Callable[[], Iterator[bytes]]
+
+    def bytes(self) -> bytes:
+        return b"".join(self.parts())
+
+
 def snapshot_dir(asset_root: str, day: date) -> str:
     return f"{asset_root}/{SNAPSHOT_FOLDER}{day.isoformat()}"
 
 
 def publish_snapshot(fs: pafs.FileSystem, folder: str, files: Mapping[str, object]) -> list[str]:
     """Replace the snapshot `folder` by `files` (name -> Arrow table written as Parquet, bytes
-    written as they are, dict written as JSON, or a zero-argument function returning one of
-    those, called when its file is written, in the mapping's order). `files` must hold
+    written as they are, dict written as JSON, ParquetParts or TextParts written a part at a
+    time, or a zero-argument function returning one of those, called when its file is written,
+    in the mapping's order). `files` must hold
     `manifest.json`. Returns the names written."""
     if MANIFEST not in files:
         raise ValueError(f"a snapshot needs its {MANIFEST}: got {sorted(files)}")
@@ -99,6 +124,16 @@ def read_trace_ids(fs: pafs.FileSystem, folder: str) -> set[str]:
 def _write(fs: pafs.FileSystem, path: str, content) -> None:
     if callable(content):
         content = content()
+    if isinstance(content, ParquetParts):
+        with pq.ParquetWriter(path, content.schema, filesystem=fs, compression="zstd") as writer:
+            for part in content.parts():
+                writer.write_table(part)
+        return
+    if isinstance(content, TextParts):
+        with fs.open_output_stream(path) as stream:
+            for part in content.parts():
+                stream.write(part)
+        return
     if isinstance(content, pa.Table):
         pq.write_table(content, path, filesystem=fs, compression="zstd")
         return
