@@ -41,6 +41,20 @@ def test_the_daily_schedule_runs_yesterday_at_six_utc():
     assert request.tags["trace_assets/reason"] == "daily_schedule"
 
 
+def test_the_daily_run_and_late_data_reruns_publish_the_days_training_sets_after_its_labeled_dataset():
+    from trace_assets.definitions import defs
+
+    job = defs.resolve_schedule_def(daily_refresh_schedule.name).job
+    selected = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
+    assert {"labeled_dataset", "dpo_pairs", "kto_examples", "grpo_prompts"} <= selected
+    assert build_late_data_sensor().job_name == job.name, "a late-data rerun of a day runs the same graph"
+    # the exports' step waits for the day's labeled_dataset and its blocking checks
+    upstream = {output.node_name for output in job.graph.dependency_structure.all_upstream_outputs_from_node("training_exports")}
+    assert "labeled_dataset" in upstream
+    assert any(name.startswith("labeled_dataset_") for name in upstream), "and its checks"
+    assert job.backfill_policy == dg.BackfillPolicy.multi_run(1), "a backfill exports one day per run"
+
+
 class LateData:
     """A Langfuse database, days landed through raw_traces on one instance, and sensor ticks."""
 

@@ -1,4 +1,5 @@
-"""The daily run: at 06:00 UTC (the seed's schedule), the whole graph for yesterday."""
+"""The daily run: at 06:00 UTC (the seed's schedule), the whole graph for yesterday, from landing
+its traces to publishing the training-set snapshots of the window ending on it."""
 
 import dagster as dg
 
@@ -12,5 +13,6 @@ daily_refresh_schedule = dg.build_schedule_from_partitioned_job(
     hour_of_day=6,
     minute_of_hour=0,
     tags={REASON_TAG: SCHEDULE},
-    description="Yesterday's traces (UTC), landed, scored and labeled at 06:00 UTC.",
+    description="Yesterday's traces (UTC), landed, scored and labeled, and the training sets of the window ending on it "
+    "published, at 06:00 UTC.",
 )
