@@ -3,6 +3,7 @@ that must come through untouched (UUIDs, order numbers failing Luhn, dates, vers
 
 import json
 import random
+import re
 import uuid
 from collections import Counter
 
@@ -155,3 +156,109 @@ def test_contexts_lifted_from_metadata_are_redacted_where_the_metadata_holds_pii
     assert redacted["contexts"] == [["전화 <PHONE> 로", "clean"], ["nothing here"]]
     assert json.loads(redacted["metadata_json"][0]) == {"contexts": ["전화 <PHONE> 로", "clean"]}
     assert counts == Counter({"PHONE": 2})
+
+
+# Candidates and the exact patterns. Landing finds candidate rows in C (Hyperscan over the Arrow
+# buffer; RE2 through pyarrow where Hyperscan is missing) and runs the Python patterns only there,
+# only near the candidates when it can: the two engines must redact every text the same, and the
+# candidates must hold every row the exact patterns change.
+
+FRAGMENTS = [
+    *(text for text, _ in PII),
+    *LOOK_ALIKES,
+    "kim.minji@example.com", "010-2345-6789", "01023456789", "+82 10 1234 5678", "(415) 555-2671", "415.555.2671",
+    "4111 1111 1111 1111", "4111111111111111", "4111-1111-1111-1111", "378282246310005", "5500 0000 0000 0004",
+    "900101-1234568", "9001011234568", "10.0.0.1", "192.168.0.10", "::1", "fe80::1:2:3", "2001:db8::8a2e:370:7334",
+    "AKIAIOSFODNN7EXAMPLE", "sk-lf-0a1b2c3d-4e5f", "sk-proj-abcdefghijklmnopqrstuvwx", "Bearer abcdefghijklmnop0123",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0", "-----BEGIN PRIVATE KEY-----",
+    "-----END PRIVATE KEY-----", "4111 1111\n  1111 1111", "010-1234-\n5678", "version", "v", "ver.",
+    "１２３４５６７８９０１２３", "٤١١١١١١١١١١١١١١١", "０１０-１２３４-５６７８", "8f14e45fceea167a5a36dedd4bea2543",
+    "2026-11-27", "13:34:31", "1.2.3.4", "12345678", "0123", "9", "00", "카드", "전화번호는", "입니다", "로", "abc", "Z", "_",
+]
+JOINERS = ["", "", "", " ", " ", "\n", "-", ".", ",", ":", "+", "=", "@", "(", ")", "/", "\t", "  "]
+
+
+def _random_texts(count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(count):
+        pieces = [rng.choice(FRAGMENTS) for _ in range(rng.randint(1, 8))]
+        texts.append("".join(piece + rng.choice(JOINERS) for piece in pieces))
+    return texts
+
+
+def _engines_agree(batch: pa.RecordBatch, monkeypatch, contexts_in_metadata=False) -> tuple[dict, Counter]:
+    from trace_assets.governance import candidate_scan
+
+    assert candidate_scan.available(), "hyperscan is pinned in constraints.txt for x86-64 Linux"
+    fast_counts = Counter()
+    fast = redact_landed_batch(batch, fast_counts, contexts_in_metadata).to_pydict()
+    with monkeypatch.context() as patch:
+        patch.setattr(candidate_scan, "hyperscan", None)
+        assert not candidate_scan.available()
+        re2_counts = Counter()
+        re2 = redact_landed_batch(batch, re2_counts, contexts_in_metadata).to_pydict()
+    assert fast == re2
+    assert fast_counts == re2_counts
+    return fast, fast_counts
+
+
+def test_hyperscan_and_re2_candidates_redact_random_texts_the_same(monkeypatch):
+    texts = _random_texts(3_000, seed=27)
+    texts[100:110] = [None, "", None, "", "0", "4111111111111111", None, "x", "", "010-1234-5678"]
+    documents = [None if text is None else json.dumps({"t": text, "n": [text, 4111111111111111]}, ensure_ascii=i % 2 == 0) for i, text in enumerate(texts)]
+    batch = pa.RecordBatch.from_pydict(
+        {
+            "input": texts,
+            "output": list(reversed(texts)),
+            "metadata_json": documents,
+            "messages": list(reversed(documents)),
+            "contexts": [None if i % 7 == 0 else texts[i : i + i % 4] for i in range(len(texts))],
+        },
+        schema=pa.schema(
+            [
+                ("input", pa.large_string()),
+                ("output", pa.string()),
+                ("metadata_json", pa.large_string()),
+                ("messages", pa.large_string()),
+                ("contexts", pa.large_list(pa.large_string())),
+            ]
+        ),
+    )
+    redacted, counts = _engines_agree(batch, monkeypatch)
+    assert sum(counts.values()) > 5_000 and set(counts) == {"EMAIL", "PHONE", "CARD", "KR_RRN", "IP", "SECRET"}
+    # Both as redact_text with every detector, but for digits other than 0-9 (full-width, Arabic):
+    # Python's `\\d` takes them, the candidate patterns' ASCII `\\d` does not, so a text whose only
+    # phone number is written "０１０-１２３４-５６７８" is not redacted (as before Hyperscan).
+    ascii_digits = [i for i, text in enumerate(texts) if text is not None and not re.search(r"(?=\d)[^0-9]", text)]
+    assert [redacted["input"][i] for i in ascii_digits] == [redact_text(texts[i]) for i in ascii_digits]
+    # A slice of the batch (Arrow offsets not starting at zero) comes out the same.
+    _engines_agree(batch.slice(1_234, 777), monkeypatch)
+
+
+def test_candidates_hold_every_row_the_exact_patterns_change():
+    from trace_assets.governance.candidate_scan import scan_column
+    from trace_assets.governance.pii_detectors import DETECTORS
+
+    texts = [text for text, _ in PII] + LOOK_ALIKES + _random_texts(3_000, seed=12)
+    # (Digits other than 0-9 are not candidates: see the test above.)
+    texts = [text for text in texts if not re.search(r"(?=\d)[^0-9]", text)]
+    # Each text after one ending in a letter, and at the very start of the buffer.
+    for column in (pa.array(texts, pa.large_string()), pa.array([t for text in texts for t in ("Z", text)], pa.string())):
+        candidates = scan_column(column, as_json=False)
+        found = dict(zip(candidates.rows, candidates.ends))
+        for row, text in enumerate(column.to_pylist()):
+            for index, detector in enumerate(DETECTORS):
+                if redact_text(text, detectors=[detector]) != text:
+                    assert index in found.get(row, {}), (detector.placeholder, text)
+
+
+def test_numbers_far_apart_are_redacted_around_their_candidates():
+    from trace_assets.governance.candidate_scan import scan_column
+    from trace_assets.governance.redaction import redact_text_near
+
+    text = "전화 010-1234-5678 " + "가나다라 " * 200 + "카드 4111 1111 1111 1111 로, 메일 kim@example.com"
+    candidates = scan_column(pa.array([text]), as_json=False)
+    counts = Counter()
+    assert redact_text_near(text, candidates.ends[0], counts) == redact_text(text)
+    assert counts == Counter({"PHONE": 1, "CARD": 1, "EMAIL": 1})

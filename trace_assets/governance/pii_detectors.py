@@ -1,9 +1,17 @@
 """What counts as personal data or a secret in a trace's text, one detector per placeholder.
 
 Each detector is a Python pattern (exact: boundaries, shapes) with an optional validator (Luhn,
-the resident registration number's check digit, octet ranges), and an RE2 `trigger`: a looser
-pattern that every match of the detector also matches. Landing runs the triggers over whole Arrow
-columns in C++ and hands only the rows they hit to the Python patterns (see redaction.py).
+the resident registration number's check digit, octet ranges), and looser patterns that every
+match of the detector also matches, so landing can look for candidates over whole Arrow columns
+in C and hand only the rows they hit to the Python patterns (see redaction.py):
+- `scan`: the Hyperscan pattern for plain text (candidate_scan.py). For numbers it is the exact
+  pattern with its look-arounds dropped and the look-behind turned into one consumed character
+  (Hyperscan has no look-behind): tight shapes keep Hyperscan's automaton small, several times
+  faster than the loose triggers on text dense with digits.
+- `trigger`: the RE2 pattern (looser: any separators, JSON's escaped line breaks), used for JSON
+  text and where Hyperscan is not installed.
+- `span`: a character class every character of every match (and of every attempt at one) is in,
+  so a match lies inside one run of these characters around a candidate hit (None: unbounded).
 
 Boundaries are ASCII on purpose: Python's `\\b` treats Hangul as a word character, so
 `카드4111111111111111로` (Korean written without spaces) has no `\\b` around the number and a
@@ -44,6 +52,10 @@ class Detector:
     # their rows to Python. Not used on JSON text, where an escape (`\n`, `\uXXXX`) may stand
     # right before a number.
     lead: str = ""
+    # The Hyperscan pattern for plain text (empty: `text_trigger`), and the characters a match is
+    # made of (see the module's docstring).
+    scan: str = ""
+    span: str | None = None
 
     def could_match(self, text: str) -> bool:
         return not self.needs or any(needle in text for needle in self.needs)
@@ -52,18 +64,21 @@ class Detector:
     def text_trigger(self) -> str:
         return f"{self.lead}(?:{self.trigger})" if self.lead else self.trigger
 
+    @property
+    def text_scan(self) -> str:
+        return self.scan or self.text_trigger
+
+
+# Luhn doubles every second digit from the right, subtracting 9 from a two-digit result.
+_LUHN_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+
 
 def luhn_valid(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
+    values = list(map(int, reversed(digits)))
+    return (sum(values[0::2]) + sum(_LUHN_DOUBLED[value] for value in values[1::2])) % 10 == 0
 
+
+_NON_DIGIT = re.compile(r"\D")
 
 # Issuer prefixes of the card networks (Visa, Mastercard incl. 2-series, Amex, Discover, JCB,
 # Diners, UnionPay, Maestro): a Luhn-valid number starting otherwise (epoch milliseconds start
@@ -72,7 +87,7 @@ _CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[47]|3[5]|3[068]|6[0-9]|50|5[6-8]")
 
 
 def _card(match: re.Match) -> bool:
-    digits = re.sub(r"\D", "", match.group(0))
+    digits = _NON_DIGIT.sub("", match.group(0))
     return 13 <= len(digits) <= 19 and bool(_CARD_PREFIX.match(digits)) and luhn_valid(digits)
 
 
@@ -85,7 +100,7 @@ def rrn_check_digit_valid(digits: str) -> bool:
 
 
 def _rrn(match: re.Match) -> bool:
-    digits = re.sub(r"\D", "", match.group(0))
+    digits = _NON_DIGIT.sub("", match.group(0))
     if len(digits) != 13:
         return False
     century = {"1": 1900, "2": 1900, "5": 1900, "6": 1900, "3": 2000, "4": 2000, "7": 2000, "8": 2000}[digits[6]]
@@ -100,7 +115,7 @@ def _rrn(match: re.Match) -> bool:
 
 
 def _phone_digits(match: re.Match) -> bool:
-    return 8 <= len(re.sub(r"\D", "", match.group(0))) <= 15
+    return 8 <= len(_NON_DIGIT.sub("", match.group(0))) <= 15
 
 
 _VERSION_BEFORE = re.compile(r"(?<![A-Za-z])(?:version|release|ver\.?|버전|v)\s*[:=]?\s*$", re.IGNORECASE)
@@ -128,6 +143,10 @@ def _ipv6(match: re.Match) -> bool:
 # digit rather than before it, so Python's regex engine can still skip ahead to digits.
 _NUM_START = r"\d(?<![0-9A-Za-z]\d)"
 _NUM_END = r"(?![0-9A-Za-z])"
+# The same in Hyperscan: the character before a number, consumed (or the start of the text).
+_SCAN_LEAD = r"(?:^|[^0-9A-Za-z])"
+# What numbers are made of: Unicode digits (Python's `\d`) and the separators of SEP.
+_NUMBER_SPAN = r"[\d .\-\r\n\t]"
 
 DETECTORS: tuple[Detector, ...] = (
     Detector(
@@ -154,6 +173,7 @@ DETECTORS: tuple[Detector, ...] = (
         ),
         r"AKIA|ASIA|sk-|pk-lf-|gh[pousr]_|github_pat_|xox[abposr]-|AIza|eyJ",
         needs=("AKIA", "ASIA", "sk-", "pk-lf-", "_", "xox", "AIza", "eyJ"),
+        span=r"[0-9A-Za-z_\-.]",
     ),
     Detector(
         "SECRET",
@@ -161,6 +181,7 @@ DETECTORS: tuple[Detector, ...] = (
         r"[Bb]earer",
         group=1,
         needs=("earer",),
+        span=r"[0-9A-Za-z\-._~+/=\s]",
     ),
     Detector(
         "EMAIL",
@@ -170,6 +191,7 @@ DETECTORS: tuple[Detector, ...] = (
         ),
         r"@",
         needs=("@",),
+        span=r"[A-Za-z0-9._%+\-@]",
     ),
     # Resident registration numbers before cards and phones: 13 digits that satisfy the RRN's
     # rules are an RRN even when they would also pass Luhn.
@@ -179,6 +201,8 @@ DETECTORS: tuple[Detector, ...] = (
         r"\d{6}" + TRIGGER_SEP + r"[1-8]\d{6}",
         _rrn,
         lead=r"(?:^|[^0-9A-Za-z])",
+        scan=_SCAN_LEAD + r"\d{6}(?:-|" + SEP + r")?[1-8]\d{6}",
+        span=_NUMBER_SPAN,
     ),
     Detector(
         "CARD",
@@ -192,6 +216,10 @@ DETECTORS: tuple[Detector, ...] = (
         r"\d(?:" + TRIGGER_SEP + r"\d){12}",
         _card,
         lead=r"(?:^|[^0-9A-Za-z.\-])",
+        # The shortest beginning of each shape (13 digits): fewer matches to report than the
+        # whole number, and every card begins so.
+        scan=r"(?:^|[^0-9A-Za-z.\-])\d(?:\d{12}|\d{3}(?:" + SEP + r"\d{4}){2}" + SEP + r"\d|\d{3}" + SEP + r"\d{6}" + SEP + r"\d{4})",
+        span=_NUMBER_SPAN,
     ),
     Detector(
         "PHONE",
@@ -199,6 +227,7 @@ DETECTORS: tuple[Detector, ...] = (
         r"\+[ (]*\d",
         _phone_digits,
         needs=("+",),
+        span=r"[\d+() .\-\r\n\t]",
     ),
     Detector(
         "PHONE",
@@ -206,6 +235,8 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(r"0(?<![0-9A-Za-z]0)(?:1[016789]|2|[3-6][1-5]|70)" + SEP + r"?\d{3,4}" + SEP + r"?\d{4}" + _NUM_END),
         r"0\d{1,2}" + TRIGGER_SEP + r"\d{3,4}" + TRIGGER_SEP + r"\d{4}",
         lead=r"(?:^|[^0-9A-Za-z])",
+        scan=_SCAN_LEAD + r"0(?:1[016789]|2|[3-6][1-5]|70)" + SEP + r"?\d{3,4}" + SEP + r"?\d{4}",
+        span=_NUMBER_SPAN,
     ),
     Detector(
         "PHONE",
@@ -213,6 +244,8 @@ DETECTORS: tuple[Detector, ...] = (
         re.compile(r"(?:\(\d{3}\)[ .\-]?|" + _NUM_START + r"\d{2}[.\-])\d{3}[.\-]\d{4}" + _NUM_END),
         r"\d{3}\)?[ .\-]*\d{3}[.\-]\d{4}",
         lead=r"(?:^|[^0-9A-Za-z])",
+        scan=r"(?:\(\d{3}\)[ .\-]?|" + _SCAN_LEAD + r"\d{3}[.\-])\d{3}[.\-]\d{4}",
+        span=r"[\d() .\-]",
     ),
     Detector(
         "IP",
@@ -221,6 +254,7 @@ DETECTORS: tuple[Detector, ...] = (
         _ipv4,
         lead=r"(?:^|[^0-9A-Za-z.])",
         needs=(".",),
+        span=r"[\d.]",
     ),
     Detector(
         "IP",
@@ -228,6 +262,7 @@ DETECTORS: tuple[Detector, ...] = (
         r"::|[0-9A-Fa-f]:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:",
         _ipv6,
         needs=(":",),
+        span=r"[0-9A-Fa-f:]",
     ),
 )
 

@@ -2,9 +2,15 @@
 
 `redact_text` works on one text; `redact_landed_batch` on a batch of landed traces (`input`,
 `output`, `messages`, `contexts` and the string values of `metadata_json`). A batch is scanned
-column by column in C++ (RE2, pyarrow's `match_substring_regex`) with the detectors' triggers;
-only the rows a trigger hits are redacted in Python, so text without anything that looks like
-personal data costs one C++ pass.
+column by column in C for candidates (candidate_scan.py: one Hyperscan pass over each column's
+Arrow buffer; RE2 through pyarrow where Hyperscan is not installed); only the rows with a
+candidate are redacted in Python, each by the detectors that had one there, so text without
+anything that looks like personal data costs one pass in C.
+
+In plain text a row that only one detector could match is redacted around the candidates alone:
+each candidate lies in a run of the characters the detector's matches are made of
+(`Detector.span`), and the exact pattern runs over those runs instead of the whole text (the same
+matches: none can cross the run's edges). Any other row runs the detectors over its whole text.
 
 JSON columns (`metadata_json`, `messages`) are parsed and only their string values are redacted,
 then written back as JSON: a Luhn-valid number stored as a JSON number stays a number (it is not
@@ -12,12 +18,16 @@ text), and the document stays valid JSON.
 """
 
 import json
+import re
 from collections import Counter
+from functools import cache
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trace_assets.governance.pii_detectors import DETECTORS, JSON_TRIGGER, REDACTION_VERSION, TEXT_TRIGGER
+from trace_assets.governance import candidate_scan
+from trace_assets.governance.candidate_scan import ColumnCandidates
+from trace_assets.governance.pii_detectors import DETECTORS, JSON_TRIGGER, REDACTION_VERSION, TEXT_TRIGGER, Detector
 
 __all__ = ["REDACTION_VERSION", "redact_text", "redact_json_text", "redact_landed_batch"]
 
@@ -25,6 +35,7 @@ __all__ = ["REDACTION_VERSION", "redact_text", "redact_json_text", "redact_lande
 TEXT_COLUMNS = ("input", "output")
 JSON_COLUMNS = ("metadata_json", "messages")
 TEXT_LIST_COLUMNS = ("contexts",)
+
 
 def redact_text(text: str, counts: Counter | None = None, detectors=DETECTORS) -> str:
     """`text` with every detected value replaced by its placeholder (`<EMAIL>`, `<PHONE>`,
@@ -69,25 +80,141 @@ def _redact_value(value, counts, detectors):
     return value
 
 
+# The longest look-ahead of the detectors' patterns (CARD's and IP's `(?!...|[.\-]\d)`).
+_LOOK_AHEAD = 2
+# How far apart the runs of two detectors must be for each to be searched on its own: beyond
+# every look-around (one character before a match, two after), and for IPv4 beyond its
+# validator's look at the 12 characters before an address, so what one detector replaces cannot
+# change what another finds.
+_APART = 3
+_APART_IP = 13
+
+
+def redact_text_near(text: str, ends: dict[int, list[int]], counts: Counter | None = None, other_digits: bool = False) -> str:
+    """`redact_text(text, counts, detectors)` for the detectors (indexes into DETECTORS) that have
+    candidates in `text`, ending at the given offsets of its UTF-8 bytes: only the runs of each
+    detector's `span` characters around its candidates are searched. The whole text is, as by
+    `redact_text`, when that could find something else: a detector without a span or without
+    offsets, runs of two detectors closer than `_APART`, or `other_digits` (decimal digits
+    other than 0-9, which the candidate patterns do not see)."""
+    detectors = [DETECTORS[index] for index in ends]
+    if other_digits or any(detector.span is None or not ends[index] for index, detector in zip(ends, detectors)):
+        return redact_text(text, counts, detectors)
+    raw = None if text.isascii() else text.encode()
+    runs: list[tuple[int, int, Detector]] = []
+    for index, detector in zip(ends, detectors):
+        if not detector.could_match(text):
+            continue
+        char_ends = ends[index] if raw is None else [len(raw[:end].decode()) for end in ends[index]]
+        runs.extend((start, stop, detector) for start, stop in _runs(text, char_ends, detector.span))
+    runs.sort(key=lambda run: run[0])
+    if len({id(detector) for _, _, detector in runs}) > 1 and not _apart(runs):
+        return redact_text(text, counts, detectors)
+    pieces: list[str] = []
+    last = 0
+    for start, stop, detector in runs:
+        for match in detector.pattern.finditer(text, start, stop + _LOOK_AHEAD):
+            if detector.valid is not None and not detector.valid(match):
+                continue
+            begin, end = match.span(detector.group)
+            pieces.append(text[last:begin])
+            pieces.append(f"<{detector.placeholder}>")
+            last = end
+            if counts is not None:
+                counts[detector.placeholder] += 1
+    if not pieces:
+        return text
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def _apart(runs: list[tuple[int, int, Detector]]) -> bool:
+    """Whether every two runs (sorted by start) of different detectors are far enough apart."""
+    for position, (start, stop, detector) in enumerate(runs):
+        for later_start, _, later_detector in runs[position + 1 :]:
+            if later_start >= stop + _APART_IP:
+                break
+            if later_detector is detector:
+                continue
+            apart = _APART_IP if "IP" in (detector.placeholder, later_detector.placeholder) else _APART
+            if later_start < stop + apart:
+                return False
+    return True
+
+
+@cache
+def _span_run(span: str) -> re.Pattern:
+    return re.compile(f"{span}*")
+
+
+def _runs(text: str, char_ends: list[int], span: str) -> list[tuple[int, int]]:
+    """The runs of `span` characters holding the last character of each candidate, in order."""
+    run = _span_run(span)
+    runs: list[tuple[int, int]] = []
+    for end in sorted(char_ends):
+        inside = end - 1
+        if runs and inside < runs[-1][1]:
+            continue
+        stop = run.match(text, inside).end()
+        if stop == inside:  # not a character of a match: no match ends here
+            continue
+        start = inside
+        while start > 0:
+            chunk = text[max(0, start - 64) : start][::-1]
+            back = run.match(chunk).end()
+            start -= back
+            if back < len(chunk):
+                break
+        runs.append((start, stop))
+    return runs
+
+
 def redact_landed_batch(batch: pa.RecordBatch, counts: Counter, contexts_in_metadata: bool = False) -> pa.RecordBatch:
     """`batch` (landed traces) with its free text redacted; `counts` gains what was replaced.
 
     `contexts_in_metadata`: the contexts were lifted out of `metadata_json`, so only rows whose
-    metadata the triggers hit can hold anything in their contexts (the scan is not done twice)."""
+    metadata has candidates can hold anything in their contexts (the scan is not done twice)."""
     columns = {name: batch.column(name) for name in batch.schema.names}
-    metadata_hits = None
+    metadata_rows = None
     for name in (*TEXT_COLUMNS, *JSON_COLUMNS):
         if name not in columns:
             continue
         as_json = name in JSON_COLUMNS
-        hits = _hits(columns[name], JSON_TRIGGER if as_json else TEXT_TRIGGER)
+        candidates = _candidates(columns[name], as_json)
         if name == "metadata_json":
-            metadata_hits = hits
-        columns[name] = _redact_rows(columns[name], hits, counts, as_json)
+            metadata_rows = candidates.rows
+        columns[name] = _redact_rows(columns[name], candidates, counts, as_json)
     for name in TEXT_LIST_COLUMNS:
         if name in columns:
-            columns[name] = _redact_lists(columns[name], metadata_hits if contexts_in_metadata else None, counts)
+            columns[name] = _redact_lists(columns[name], metadata_rows if contexts_in_metadata else None, counts)
     return pa.RecordBatch.from_arrays([columns[name] for name in batch.schema.names], schema=batch.schema)
+
+
+def _candidates(column: pa.Array, as_json: bool) -> ColumnCandidates:
+    if candidate_scan.available():
+        return candidate_scan.scan_column(column, as_json)
+    return _candidates_by_re2(column, as_json)
+
+
+def _candidates_by_re2(column: pa.Array, as_json: bool) -> ColumnCandidates:
+    """The same rows and detectors by RE2 (pyarrow), without the offsets: one pass over the
+    column with every trigger, then one per detector over the rows it hit."""
+    rows = _hits(column, JSON_TRIGGER if as_json else TEXT_TRIGGER)
+    if not rows:
+        return ColumnCandidates()
+    subset = column.take(pa.array(rows, pa.int64()))
+    per_detector = [
+        pc.fill_null(pc.match_substring_regex(subset, detector.trigger if as_json else detector.text_trigger), False).to_pylist()
+        for detector in DETECTORS
+    ]
+    candidates = ColumnCandidates()
+    for index, row in enumerate(rows):
+        detectors = {number: [] for number, hits in enumerate(per_detector) if hits[index]}
+        if detectors:
+            candidates.rows.append(row)
+            candidates.ends.append(detectors)
+            candidates.other_digits.append(True)
+    return candidates
 
 
 def _hits(column: pa.Array, trigger: str) -> list[int]:
@@ -99,40 +226,39 @@ def _hits(column: pa.Array, trigger: str) -> list[int]:
 
 def _redact_lists(column: pa.Array, rows: list[int] | None, counts: Counter) -> pa.Array:
     """A list<string> column with its texts redacted: all of them, or those of `rows` only."""
-    values = column.values
+    # The texts of these lists only, with offsets from zero (the column may be a slice).
+    first, last = column.offsets[0].as_py(), column.offsets[-1].as_py()
+    values = column.values.slice(first, last - first)
+    list_offsets = pc.subtract(column.offsets, pa.scalar(first, column.offsets.type))
     if rows is None:
-        positions = _hits(values, TEXT_TRIGGER)
+        candidates = _candidates(values, as_json=False)
     else:
-        offsets = column.offsets.to_pylist()
-        candidates = [position for row in rows for position in range(offsets[row], offsets[row + 1])]
-        positions = [p for p in _hits(values.take(pa.array(candidates, pa.int64())), TEXT_TRIGGER)] if candidates else []
-        positions = [candidates[p] for p in positions]
-    redacted = _redact_rows(values, positions, counts, as_json=False)
+        offsets = list_offsets.to_pylist()
+        positions = [position for row in rows for position in range(offsets[row], offsets[row + 1])]
+        if not positions:
+            return column
+        found = _candidates(values.take(pa.array(positions, pa.int64())), as_json=False)
+        candidates = ColumnCandidates([positions[row] for row in found.rows], found.ends, found.other_digits)
+    redacted = _redact_rows(values, candidates, counts, as_json=False)
     if redacted is values:
         return column
     lists = pa.LargeListArray if pa.types.is_large_list(column.type) else pa.ListArray
-    return lists.from_arrays(column.offsets, redacted, type=column.type, mask=column.is_null())
+    return lists.from_arrays(list_offsets, redacted, type=column.type, mask=column.is_null())
 
 
-def _redact_rows(column: pa.Array, positions: list[int], counts: Counter, as_json: bool) -> pa.Array:
-    """`column` with the rows at `positions` redacted (the same array when nothing changed).
-    Each row runs only the detectors whose own trigger it matches: one more C++ pass per
-    detector over these rows alone, instead of every Python pattern over every hit row."""
-    if not positions:
+def _redact_rows(column: pa.Array, candidates: ColumnCandidates, counts: Counter, as_json: bool) -> pa.Array:
+    """`column` with its candidate rows redacted (the same array when nothing changed)."""
+    if not candidates.rows:
         return column
-    subset = column.take(pa.array(positions, pa.int64()))
-    texts = subset.to_pylist()
-    per_detector = [
-        pc.fill_null(pc.match_substring_regex(subset, detector.trigger if as_json else detector.text_trigger), False).to_pylist()
-        for detector in DETECTORS
-    ]
-    redact = redact_json_text if as_json else redact_text
+    texts = column.take(pa.array(candidates.rows, pa.int64())).to_pylist()
     changed = []
-    for index, (position, old) in enumerate(zip(positions, texts)):
-        detectors = [detector for detector, hits in zip(DETECTORS, per_detector) if hits[index]]
-        if old is None or not detectors:
+    for position, old, ends, other_digits in zip(candidates.rows, texts, candidates.ends, candidates.other_digits):
+        if old is None or not ends:
             continue
-        new = redact(old, counts, detectors)
+        if as_json:
+            new = redact_json_text(old, counts, [DETECTORS[index] for index in ends])
+        else:
+            new = redact_text_near(old, ends, counts, other_digits)
         if new != old:
             changed.append((position, new))
     if not changed:

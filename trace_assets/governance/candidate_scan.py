@@ -1,0 +1,146 @@
+r"""Which rows of a string column the detectors could match, and where: one Hyperscan pass over the
+column's Arrow data buffer.
+
+Hyperscan (Intel's multi-pattern SIMD regex engine, python-hyperscan) scans the bytes of every
+row at once, zero-copy: one database holds every detector's candidate pattern (`Detector.scan`
+for plain text, `Detector.trigger` for JSON text), and each match's end offset is mapped back to
+its row through the column's offsets. A match that runs across two rows only adds a candidate;
+one that begins a row needs the row's start, which a scan of the whole buffer cannot see (its `^`
+is the buffer's start), so such rows are scanned again on their own.
+
+The plain-text database also finds decimal digits other than 0-9 (Python's `\d` takes them, the
+candidate patterns' `\d` does not): redaction.py searches such rows whole, as it always did.
+
+Where Hyperscan is not installed (it ships wheels for x86-64 Linux and macOS only) `available()`
+is false and redaction falls back to RE2 through pyarrow (redaction.py).
+"""
+
+import re
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from trace_assets.governance.pii_detectors import DETECTORS
+
+try:
+    import hyperscan
+except ImportError:  # pragma: no cover - exercised on platforms without a wheel
+    hyperscan = None
+
+__all__ = ["ColumnCandidates", "available", "scan_column"]
+
+
+@dataclass
+class ColumnCandidates:
+    """The rows of a column some detector could match: `rows` (ascending positions) and, for each,
+    the detectors that could (indexes into DETECTORS) with the end offsets of their candidate
+    matches in the row's UTF-8 bytes (`ends[i][detector]`, ascending; empty when not known), and
+    whether the row holds decimal digits other than 0-9 (`other_digits[i]`)."""
+
+    rows: list[int] = field(default_factory=list)
+    ends: list[dict[int, list[int]]] = field(default_factory=list)
+    other_digits: list[bool] = field(default_factory=list)
+
+
+def available() -> bool:
+    return hyperscan is not None
+
+
+_databases: dict[bool, object] = {}
+_local = threading.local()
+# The id of the plain-text database's pattern for decimal digits other than 0-9.
+OTHER_DIGITS = len(DETECTORS)
+
+
+def _other_digits_pattern() -> bytes:
+    r"""Every character but 0-9 that Python's `\d` matches, as UTF-8 byte sequences."""
+    points = np.arange(0x80, 0x110000, dtype="<u4")
+    every_character = points[(points < 0xD800) | (points > 0xDFFF)].tobytes().decode("utf-32-le")
+    by_prefix: dict[bytes, list[int]] = {}
+    for match in re.finditer(r"\d", every_character):
+        encoded = match.group(0).encode()
+        by_prefix.setdefault(encoded[:-1], []).append(encoded[-1])
+    return b"|".join(
+        b"".join(b"\\x%02x" % byte for byte in prefix) + b"[" + b"".join(b"\\x%02x" % byte for byte in lasts) + b"]"
+        for prefix, lasts in by_prefix.items()
+    )
+
+
+def _database(as_json: bool):
+    if as_json not in _databases:
+        patterns = [(detector.trigger if as_json else detector.text_scan).encode() for detector in DETECTORS]
+        if not as_json:
+            patterns.append(_other_digits_pattern())
+        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        database.compile(
+            expressions=patterns, ids=list(range(len(patterns))), elements=len(patterns), flags=[0] * len(patterns)
+        )
+        _databases[as_json] = database
+    return _databases[as_json]
+
+
+def _scratch(as_json: bool):
+    # Scratch space is per thread (Hyperscan's rule); the databases are shared.
+    scratches = _local.__dict__.setdefault("scratches", {})
+    if as_json not in scratches:
+        scratches[as_json] = hyperscan.Scratch(_database(as_json))
+    return scratches[as_json]
+
+
+def _scan(data, as_json: bool) -> list[tuple[int, int]]:
+    """(detector, end offset) of every candidate match in `data` (bytes-like)."""
+    found: list[tuple[int, int]] = []
+    add = found.append
+    _database(as_json).scan(data, match_event_handler=lambda detector, start, end, flags, context: add((detector, end)), scratch=_scratch(as_json))
+    return found
+
+
+# Bytes after which every "number starts here" look-behind of the plain-text patterns holds.
+_NOT_A_LEAD = np.zeros(256, dtype=bool)
+for _char in b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.-":
+    _NOT_A_LEAD[_char] = True
+
+
+def scan_column(column: pa.Array, as_json: bool) -> ColumnCandidates:
+    """The candidate rows of a string or large_string column (plain text, or JSON documents)."""
+    if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
+        raise TypeError(f"scan_column needs a string column, got {column.type}")
+    if len(column) == 0 or column.null_count == len(column):
+        return ColumnCandidates()
+    offsets_buffer, data_buffer = column.buffers()[1], column.buffers()[2]
+    width = np.int64 if pa.types.is_large_string(column.type) else np.int32
+    offsets = np.frombuffer(offsets_buffer, dtype=width, count=len(column) + 1, offset=column.offset * np.dtype(width).itemsize).astype(np.int64)
+    first, last = int(offsets[0]), int(offsets[-1])
+    if last == first:
+        return ColumnCandidates()
+    data = memoryview(data_buffer)[first:last]
+    found = _scan(data, as_json)
+    per_row: dict[int, dict[int, set[int]]] = {}
+    if found:
+        detectors = np.fromiter((d for d, _ in found), dtype=np.int64, count=len(found))
+        ends = np.fromiter((e for _, e in found), dtype=np.int64, count=len(found)) + first
+        rows = np.searchsorted(offsets, ends - 1, side="right") - 1
+        relative = ends - offsets[rows]
+        for row, detector, end in zip(rows.tolist(), detectors.tolist(), relative.tolist()):
+            per_row.setdefault(row, {}).setdefault(detector, set()).add(end)
+    if not as_json:
+        # Rows that begin with a digit after a row ending in a letter, digit, "." or "-": their
+        # numbers' leads (start of text) are invisible in the whole-buffer scan.
+        starts, lengths = offsets[1:-1], np.diff(offsets)[1:]
+        bytes_ = np.frombuffer(data_buffer, dtype=np.uint8)
+        begins_with_digit = (lengths > 0) & (bytes_[np.minimum(starts, len(bytes_) - 1)] - 48 < 10)
+        hidden = begins_with_digit & _NOT_A_LEAD[bytes_[starts - 1]]
+        for row in (np.flatnonzero(hidden) + 1).tolist():
+            for detector, end in _scan(memoryview(data_buffer)[offsets[row] : offsets[row + 1]], as_json):
+                per_row.setdefault(row, {}).setdefault(detector, set()).add(end)
+    candidates = ColumnCandidates()
+    for row in sorted(per_row):
+        found_in_row = per_row[row]
+        other_digits = found_in_row.pop(OTHER_DIGITS, None) is not None
+        if found_in_row:
+            candidates.rows.append(row)
+            candidates.ends.append({detector: sorted(ends) for detector, ends in sorted(found_in_row.items())})
+            candidates.other_digits.append(other_digits)
+    return candidates
