@@ -26,6 +26,8 @@ from datetime import datetime
 from trace_assets.langfuse.spans import TRACE_KIND
 
 CONSENT_VALUES = (True, "true", 1, "1")
+# The metadata key that holds a landed trace's page in Langfuse's UI.
+TRACE_URL_KEY = "langfuse_trace_url"
 # Langfuse's own evaluator traces (LLM-as-a-judge runs) live in environments named langfuse-*.
 LANGFUSE_INTERNAL_ENVIRONMENT = "langfuse-"
 _QUESTION_KEYS = ("question", "query", "input", "user_input", "prompt", "text", "content")
@@ -82,11 +84,11 @@ def assemble_trace(trace_id: str, spans: list[dict], rules: AssemblyRules) -> di
     output_text = _answer(trace_output)
     if output_text is None:
         output_text = _answer(generation_output)
-    metadata = _metadata(root, spans, environment)
-    tags = _tags(_first(spans, "tags", root))
-    consent = metadata.get(rules.consent_key) in CONSENT_VALUES or (
-        rules.consent_tag is not None and rules.consent_tag in tags
+    tags = tags_of(_first(spans, "tags", root))
+    metadata = trace_metadata(
+        _first(spans, "metadata", root), tags, environment, _first(spans, "release", root), _first(spans, "version", root)
     )
+    consent = has_consent(metadata, tags, rules)
     totals = [span["total_tokens"] for span in generations if span["total_tokens"] is not None]
     return {
         "id": trace_id,
@@ -257,22 +259,22 @@ def _latency_ms(span: dict) -> int | None:
     return round((span["end_time"] - span["start_time"]).total_seconds() * 1000)
 
 
-def _metadata(root: dict, spans: list[dict], environment: str | None) -> dict:
-    raw = _first(spans, "metadata", root)
+def trace_metadata(raw: str | None, tags: list[str], environment: str | None, release: str | None, version: str | None) -> dict:
+    """The trace's metadata (`raw`, JSON object text) with its tags, environment, release and
+    version added under those keys when it has none of its own."""
     metadata = json.loads(raw) if raw else {}
-    extras = {
-        "tags": _tags(_first(spans, "tags", root)) or None,
-        "environment": environment,
-        "release": _first(spans, "release", root),
-        "version": _first(spans, "version", root),
-    }
+    extras = {"tags": tags or None, "environment": environment, "release": release, "version": version}
     for key, value in extras.items():
         if value is not None and key not in metadata:
             metadata[key] = value
     return metadata
 
 
-def _tags(raw) -> list[str]:
+def has_consent(metadata: dict, tags: list[str], rules: AssemblyRules) -> bool:
+    return metadata.get(rules.consent_key) in CONSENT_VALUES or (rules.consent_tag is not None and rules.consent_tag in tags)
+
+
+def tags_of(raw) -> list[str]:
     return json.loads(raw) if raw else []
 
 

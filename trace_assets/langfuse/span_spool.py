@@ -93,7 +93,7 @@ class SpanSpool:
         """(trace id, its spans as dicts, each span once) for every trace in the spool; spans
         without a trace id come last in one group with id None."""
         for table in self.trace_tables():
-            yield from _traces_of(table, rows_per_slice)
+            yield from traces_of(table, rows_per_slice)
 
 
 class _Buckets:
@@ -183,7 +183,7 @@ def _sorted_unique(table: pa.Table) -> pa.Table:
     return table.drop_columns([_IS_TRACE])
 
 
-def _traces_of(table: pa.Table, rows_per_slice: int) -> Iterator[tuple[str | None, list[dict]]]:
+def traces_of(table: pa.Table, rows_per_slice: int) -> Iterator[tuple[str | None, list[dict]]]:
     """A sorted table's traces as (trace id, spans as dicts), converted a slice at a time."""
     trace_ids = table.column("trace_id").combine_chunks()
     if len(trace_ids) == 0:

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from trace_assets.ingest.rejections import RejectionLog
-from trace_assets.langfuse.assembly import AssemblyRules, Skipped, assemble_trace
-from trace_assets.langfuse.span_spool import SpanSpool
+from trace_assets.langfuse.assembly import TRACE_URL_KEY, AssemblyRules, Skipped, assemble_trace
+from trace_assets.langfuse.columnar_assembly import assemble_columns
+from trace_assets.langfuse.span_spool import SpanSpool, traces_of
 
 # What a Langfuse source yields: the seed's columns plus messages and contexts.
 LANGFUSE_ROW_SCHEMA = pa.schema(
@@ -28,8 +29,6 @@ LANGFUSE_ROW_SCHEMA = pa.schema(
     ]
 )
 
-# The metadata key that holds a landed trace's page in Langfuse's UI.
-TRACE_URL_KEY = "langfuse_trace_url"
 
 # Reasons a trace read for a window is not one of its rows that are worth telling a user
 # (a trace of the neighbouring day is not).
@@ -37,17 +36,40 @@ _QUIET = {"trace_outside_window"}
 
 
 def assembled_batches(
-    spool: SpanSpool, rules: AssemblyRules, notes: RejectionLog, trace_url_prefix: str | None = None, rows_per_batch: int = 5_000
+    spool: SpanSpool,
+    rules: AssemblyRules,
+    notes: RejectionLog,
+    trace_url_prefix: str | None = None,
+    rows_per_batch: int = 5_000,
+    columnar: bool = True,
 ) -> Iterator[pa.RecordBatch]:
     """The window's traces as batches of LANGFUSE_ROW_SCHEMA; traces that are not rows of the
     window (Langfuse's evaluator traces, other environments, spans whose trace starts outside
     the window) are counted in `notes` with sample ids. Traces without output are left out and
     counted, as the SQL sources leave out rows with a NULL output. With `trace_url_prefix`, each
-    row's metadata gets `langfuse_trace_url`, the trace's page in Langfuse."""
+    row's metadata gets `langfuse_trace_url`, the trace's page in Langfuse. Traces of the
+    common shape are assembled a bucket at a time column by column (columnar_assembly.py; with
+    `columnar`), the others one by one (assembly.py): the rows are the same."""
+    for table in spool.trace_tables():
+        rest = table
+        if columnar:
+            assembled = assemble_columns(table, rules, trace_url_prefix)
+            for trace_id in assembled.without_output:
+                notes.add("trace_without_output", trace_id, 0)
+            if assembled.rows is not None:
+                columns = pa.table(assembled.rows, schema=LANGFUSE_ROW_SCHEMA)
+                yield from columns.to_batches(max_chunksize=rows_per_batch)
+            rest = assembled.rest
+        yield from _assembled_one_by_one(rest, rules, notes, trace_url_prefix, rows_per_batch)
+
+
+def _assembled_one_by_one(
+    table: pa.Table, rules: AssemblyRules, notes: RejectionLog, trace_url_prefix: str | None, rows_per_batch: int
+) -> Iterator[pa.RecordBatch]:
     rows = []
-    for trace_id, spans in spool.traces():
+    for trace_id, spans in traces_of(table, rows_per_batch):
         if trace_id is None:
-            notes.add("span_without_trace_id", None, len(rows))
+            notes.add("span_without_trace_id", None, len(spans))
             continue
         row = assemble_trace(trace_id, spans, rules)
         if isinstance(row, Skipped):

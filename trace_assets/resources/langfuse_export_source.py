@@ -49,7 +49,7 @@ class LangfuseExportSource(LangfuseSource):
         spool.expect(expected_arrow_bytes(fs, to_read))
         for path, file in to_read.items():
             try:
-                for spans in read_spans(fs, path, file):
+                for spans in read_spans(fs, path, file, columnar=self.columnar):
                     starts = spans.column("start_time")
                     inside = pc.and_(pc.greater_equal(starts, reach_start), pc.less(starts, reach_end))
                     spool.add(spans.filter(pc.fill_null(inside, True)))

@@ -40,6 +40,12 @@ class LangfuseSource(TraceSource):
         description="Memory for grouping spans by trace: the spool on local disk is split into buckets of an eighth of it.",
     )
 
+    columnar: bool = Field(
+        default=True,
+        description="Read Parquet exports and assemble traces of the common shape with Arrow compute; "
+        "False: a dict per span and per trace, as assembly.py's rules say (the same rows, slower).",
+    )
+
     _notes: dict = PrivateAttr(default_factory=dict)
 
     def rules(self, start: datetime, end: datetime) -> AssemblyRules:
@@ -60,7 +66,9 @@ class LangfuseSource(TraceSource):
         self._notes[(start, end)] = notes
         with SpanSpool(memory_limit=self.spool_memory_limit) as spool:
             project_id = self.spool_window(spool, start - self.grace, end + self.grace, start, end, notes)
-            yield from assembled_batches(spool, self.rules(start, end), notes, self.trace_url_prefix(project_id))
+            yield from assembled_batches(
+                spool, self.rules(start, end), notes, self.trace_url_prefix(project_id), columnar=self.columnar
+            )
 
     def spool_window(
         self, spool: SpanSpool, reach_start: datetime, reach_end: datetime, start: datetime, end: datetime, notes: RejectionLog
