@@ -7,7 +7,6 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 from pydantic import Field, model_validator
 
 from trace_assets.assets.daily_table_asset import daily_table_asset
@@ -23,6 +22,7 @@ from trace_assets.langfuse.trace_rows import TRACE_URL_KEY
 from trace_assets.partitions import days_in
 from trace_assets.reporting.examples import best_and_worst, examples_markdown, trace_urls_in_metadata
 from trace_assets.reporting.reward_picture import markdown_image, reward_picture_png, rewards_by_model
+from trace_assets.ingest.hive_day import scan_batches
 from trace_assets.io_managers.trace_window import RowWindow, TableWindow, TraceWindow
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.trace_lake import TraceLake
@@ -74,14 +74,10 @@ def labeled_dataset(
         for day in days_in(window)
     ]
     # The window's one Iceberg commit, streamed back from the lake files just written.
-    scanned = ds.ParquetFragmentScanOptions(use_buffered_stream=True, buffer_size=8 << 20, pre_buffer=False)
     lake_batches = (
         batch
         for day in days_in(window)
-        for batch in trace_lake.read_day(LABELED_PREFIX, LABELED_LAKE_TABLE, day).to_batches(
-            columns=LABELED_SCHEMA.names, batch_size=LABELED_AT_ONCE, batch_readahead=1, fragment_readahead=1,
-            fragment_scan_options=scanned,
-        )
+        for batch in scan_batches(trace_lake.read_day(LABELED_PREFIX, LABELED_LAKE_TABLE, day), LABELED_SCHEMA.names)
     )
     table = iceberg.ensure_table(LABELED_TABLE, LABELED_ICEBERG_SCHEMA, BY_DAY, {})
     commit = iceberg.replace_window(table, "timestamp", window.start, window.end, LABELED_SCHEMA, lake_batches)
