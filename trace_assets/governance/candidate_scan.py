@@ -8,8 +8,9 @@ its row through the column's offsets. A match that runs across two rows only add
 one that begins a row needs the row's start, which a scan of the whole buffer cannot see (its `^`
 is the buffer's start), so such rows are scanned again on their own.
 
-The plain-text database also finds decimal digits other than 0-9 (Python's `\d` takes them, the
-candidate patterns' `\d` does not): redaction.py searches such rows whole, as it always did.
+Both databases also find decimal digits other than 0-9 (Python's `\d` takes them, the candidate
+patterns' `\d` does not): such rows are returned flagged, whatever else they hold, and
+redaction.py treats them as it did before Hyperscan (RE2's triggers choose the detectors).
 
 Where Hyperscan is not installed (it ships wheels for x86-64 Linux and macOS only) `available()`
 is false and redaction falls back to RE2 through pyarrow (redaction.py).
@@ -37,7 +38,8 @@ class ColumnCandidates:
     """The rows of a column some detector could match: `rows` (ascending positions) and, for each,
     the detectors that could (indexes into DETECTORS) with the end offsets of their candidate
     matches in the row's UTF-8 bytes (`ends[i][detector]`, ascending; empty when not known), and
-    whether the row holds decimal digits other than 0-9 (`other_digits[i]`)."""
+    whether the row holds decimal digits other than 0-9 (`other_digits[i]`; such a row is listed
+    even without candidates)."""
 
     rows: list[int] = field(default_factory=list)
     ends: list[dict[int, list[int]]] = field(default_factory=list)
@@ -50,7 +52,7 @@ def available() -> bool:
 
 _databases: dict[bool, object] = {}
 _local = threading.local()
-# The id of the plain-text database's pattern for decimal digits other than 0-9.
+# The id of the databases' pattern for decimal digits other than 0-9.
 OTHER_DIGITS = len(DETECTORS)
 
 
@@ -71,8 +73,7 @@ def _other_digits_pattern() -> bytes:
 def _database(as_json: bool):
     if as_json not in _databases:
         patterns = [(detector.trigger if as_json else detector.text_scan).encode() for detector in DETECTORS]
-        if not as_json:
-            patterns.append(_other_digits_pattern())
+        patterns.append(_other_digits_pattern())
         database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         database.compile(
             expressions=patterns, ids=list(range(len(patterns))), elements=len(patterns), flags=[0] * len(patterns)
@@ -139,7 +140,7 @@ def scan_column(column: pa.Array, as_json: bool) -> ColumnCandidates:
     for row in sorted(per_row):
         found_in_row = per_row[row]
         other_digits = found_in_row.pop(OTHER_DIGITS, None) is not None
-        if found_in_row:
+        if found_in_row or other_digits:
             candidates.rows.append(row)
             candidates.ends.append({detector: sorted(ends) for detector, ends in sorted(found_in_row.items())})
             candidates.other_digits.append(other_digits)

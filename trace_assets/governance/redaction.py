@@ -191,9 +191,19 @@ def redact_landed_batch(batch: pa.RecordBatch, counts: Counter, contexts_in_meta
 
 
 def _candidates(column: pa.Array, as_json: bool) -> ColumnCandidates:
-    if candidate_scan.available():
-        return candidate_scan.scan_column(column, as_json)
-    return _candidates_by_re2(column, as_json)
+    if not candidate_scan.available():
+        return _candidates_by_re2(column, as_json)
+    found = candidate_scan.scan_column(column, as_json)
+    flagged = [row for row, other_digits in zip(found.rows, found.other_digits) if other_digits]
+    if not flagged:
+        return found
+    # Rows with digits other than 0-9 (which the candidate patterns do not see, and Python's
+    # patterns do): RE2's triggers choose their detectors, as before Hyperscan.
+    by_re2 = _candidates_by_re2(column.take(pa.array(flagged, pa.int64())), as_json)
+    merged = {row: (ends, False) for row, ends, other_digits in zip(found.rows, found.ends, found.other_digits) if not other_digits}
+    merged.update({flagged[row]: (ends, True) for row, ends in zip(by_re2.rows, by_re2.ends)})
+    rows = sorted(merged)
+    return ColumnCandidates(rows, [merged[row][0] for row in rows], [merged[row][1] for row in rows])
 
 
 def _candidates_by_re2(column: pa.Array, as_json: bool) -> ColumnCandidates:
