@@ -275,3 +275,37 @@ def test_labeling_in_batches_keeps_every_consented_trace_once_and_says_why_a_rew
     assert dataset.column("final_reward_note").to_pylist() == [None, "missing judge_score", None, "missing ragas_reward"]
     assert dataset.column("judge_error").to_pylist()[1] == "http_500: down"
     assert dataset.column("ragas_error").to_pylist()[3] == "no ragas score row"
+
+
+def test_a_window_joined_in_buckets_of_trace_ids_labels_the_same_rows(monkeypatch):
+    """Past SCORE_ROWS_PER_BUCKET score rows the join goes a bucket of trace ids at a time (the
+    traces read once a bucket): the same rows, reasons and rewards as one bucket."""
+    day = datetime.fromisoformat(DAY).replace(tzinfo=timezone.utc)
+    ids = [f"t{i}" for i in range(40)]
+    traces = pa.table({
+        "id": ids, "timestamp": pa.array([day + timedelta(minutes=i) for i in range(40)], pa.timestamp("us", tz="UTC")),
+        "model": ["m"] * 40, "input": [f"q{i}" for i in range(40)], "output": ["a"] * 40,
+        "contexts": pa.array([None] * 40, pa.list_(pa.string())), "consent": [i % 9 != 0 for i in range(40)],
+    })
+    judged = pa.Table.from_pylist([{"trace_id": i, "judge_score": n / 40, "reasoning": f"why {i}", "error": None,
+                                    "judge_model": "j", "prompt_version": "v"} for n, i in enumerate(ids) if n % 7])
+    measured = pa.Table.from_pylist([{"trace_id": i, "faithfulness": 1.0, "answer_relevancy": 1.0, "context_precision": 1.0,
+                                      "ragas_reward": n / 40, "reward_note": None, "error": None, "scorer_version": "s"}
+                                     for n, i in enumerate(ids) if n % 5])
+    weights = labeled_dataset_module.RewardWeights()
+
+    def rows(table: pa.Table) -> list[dict]:
+        return sorted(table.drop_columns(["labeled_at"]).to_pylist(), key=lambda row: row["trace_id"])
+
+    whole = labeled_dataset_module.label_traces(traces, judged, measured, weights)
+    monkeypatch.setattr(labeled_dataset_module, "SCORE_ROWS_PER_BUCKET", 8)
+    monkeypatch.setattr(labeled_dataset_module, "LABELED_AT_ONCE", 3)
+    labeler = labeled_dataset_module.Labeler(
+        labeled_dataset_module.TableWindow(judged), labeled_dataset_module.TableWindow(measured), weights
+    )
+    bucketed = pa.Table.from_batches(list(labeler.labeled_batches(labeled_dataset_module.TableWindow(traces))))
+
+    assert labeler.buckets == 5
+    assert len(rows(whole)) == 35 and rows(bucketed) == rows(whole)
+    assert {row["trace_id"]: row["judge_reasoning"] for row in rows(bucketed)}["t8"] == "why t8"
+    assert labeler.summary().num_rows == 35

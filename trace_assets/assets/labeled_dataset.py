@@ -1,5 +1,6 @@
 """labeled_dataset: consented traces joined with both scores, the final reward and its band."""
 
+import math
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -28,9 +29,12 @@ from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.trace_lake import TraceLake
 from trace_assets.score_tables import BY_DAY
 from trace_assets.scoring.rewards import check_weights, final_reward, preference_band
+from trace_assets.scoring.reuse import buckets_of, fingerprints
 from trace_assets.scoring.score_index import ScoreIndex
 
 LABELED_AT_ONCE = 4_096  # traces labeled at a time (~14 MB of text)
+# Score rows held at once (judge reasoning of a few hundred characters included: ~100 MB)
+SCORE_ROWS_PER_BUCKET = 200_000
 JUDGE_COLUMNS = ["trace_id", "judge_score", "reasoning", "error", "judge_model", "prompt_version"]
 RAGAS_COLUMNS = [
     "trace_id", "faithfulness", "answer_relevancy", "context_precision", "ragas_reward", "reward_note", "error",
@@ -124,14 +128,16 @@ def label_traces(traces: pa.Table, judge_scores: pa.Table, ragas_scores: pa.Tabl
 
 
 class Labeler:
-    """Joins traces to the window's scores (held as Arrow columns by trace id) a batch of
-    LABELED_AT_ONCE traces at a time, and keeps what the metadata needs of every labeled row: its
-    summary columns and the best and worst examples so far."""
+    """Joins traces to the window's scores a batch of LABELED_AT_ONCE traces at a time, and keeps
+    what the metadata needs of every labeled row: its summary columns and the best and worst
+    examples so far. The scores are held as Arrow columns by trace id; a window of more than
+    SCORE_ROWS_PER_BUCKET of them is joined in buckets of trace ids, the traces read once a bucket,
+    so that only a bucket's scores (judge reasoning included) are held at a time."""
 
     def __init__(self, judge_scores: RowWindow, ragas_scores: RowWindow, weights: RewardWeights):
-        self.judged = ScoreIndex.of(judge_scores, JUDGE_COLUMNS[1:], compact=["judge_model", "prompt_version"])
-        self.measured = ScoreIndex.of(ragas_scores, RAGAS_COLUMNS[1:], compact=["scorer_version", "reward_note"])
-        self.weights = weights
+        self.judge_scores, self.ragas_scores, self.weights = judge_scores, ragas_scores, weights
+        rows = max(judge_scores.rows_at_most(), ragas_scores.rows_at_most())
+        self.buckets = max(1, math.ceil(rows / SCORE_ROWS_PER_BUCKET))
         self.labeled_at = datetime.now(timezone.utc)
         self._summaries: list[pa.RecordBatch] = []
         self._examples: list[pa.Table] = []
@@ -139,16 +145,24 @@ class Labeler:
     def labeled_batches(self, traces: RowWindow) -> Iterator[pa.RecordBatch]:
         has_messages = "messages" in traces.column_names  # a traces table from before `messages` existed
         columns = ["id", "timestamp", "model", "input", "output", "contexts", *(["messages"] if has_messages else []), "consent"]
-        for batch in traces.batches(columns, rows_per_batch=LABELED_AT_ONCE):
-            batch = batch.filter(pc.fill_null(batch.column("consent"), False))
-            if batch.num_rows == 0:
-                continue
-            labeled = self._label(batch, has_messages)
-            self._summaries.append(labeled.select(SUMMARY_COLUMNS))
-            best, worst = best_and_worst(pa.Table.from_batches([labeled]))
-            if best:
-                self._examples.append(pa.Table.from_pylist(best + worst, schema=_select(LABELED_SCHEMA, EXAMPLE_COLUMNS)))
-            yield labeled
+        for bucket in range(self.buckets):
+            judged = ScoreIndex.of(self.judge_scores, JUDGE_COLUMNS[1:], ["judge_model", "prompt_version"], bucket, self.buckets)
+            measured = ScoreIndex.of(self.ragas_scores, RAGAS_COLUMNS[1:], ["scorer_version", "reward_note"], bucket, self.buckets)
+            for batch in traces.batches(columns, rows_per_batch=LABELED_AT_ONCE):
+                keep = pc.fill_null(batch.column("consent"), False)
+                if self.buckets > 1:
+                    in_bucket = buckets_of(fingerprints(batch.column("id").to_pylist()), self.buckets) == bucket
+                    keep = pc.and_(keep, pa.array(in_bucket))
+                batch = batch.filter(keep)
+                if batch.num_rows == 0:
+                    continue
+                labeled = self._label(batch, has_messages, judged, measured)
+                self._summaries.append(labeled.select(SUMMARY_COLUMNS))
+                best, worst = best_and_worst(pa.Table.from_batches([labeled]))
+                if best:
+                    self._examples.append(pa.Table.from_pylist(best + worst, schema=_select(LABELED_SCHEMA, EXAMPLE_COLUMNS)))
+                yield labeled
+            del judged, measured
 
     def summary(self) -> pa.Table:
         """SUMMARY_COLUMNS of every row labeled so far."""
@@ -159,10 +173,10 @@ class Labeler:
             return [], []
         return best_and_worst(pa.concat_tables(self._examples))
 
-    def _label(self, batch: pa.RecordBatch, has_messages: bool) -> pa.RecordBatch:
+    def _label(self, batch: pa.RecordBatch, has_messages: bool, judge_index: ScoreIndex, ragas_index: ScoreIndex) -> pa.RecordBatch:
         trace_ids = batch.column("id").to_pylist()
-        judge, judged = self.judged.rows_for(trace_ids)
-        ragas, measured = self.measured.rows_for(trace_ids)
+        judge, judged = judge_index.rows_for(trace_ids)
+        ragas, measured = ragas_index.rows_for(trace_ids)
         judge_scores = judge.column("judge_score").to_pylist() if judge is not None else [None] * len(trace_ids)
         ragas_rewards = ragas.column("ragas_reward").to_pylist() if ragas is not None else [None] * len(trace_ids)
         rewards = [

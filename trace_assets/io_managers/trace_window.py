@@ -36,6 +36,8 @@ class RowWindow(Protocol):
 
     def between(self, start: datetime, end: datetime) -> "RowWindow": ...
 
+    def rows_at_most(self) -> int: ...
+
 
 @dataclass(frozen=True)
 class TableWindow:
@@ -53,6 +55,9 @@ class TableWindow:
 
     def rows_with(self, key: str, values: list[str], columns: Sequence[str]) -> pa.Table:
         return self.table.filter(pc.is_in(self.table.column(key), pa.array(values, pa.string()))).select(list(columns))
+
+    def rows_at_most(self) -> int:
+        return self.table.num_rows
 
     def between(self, start: datetime, end: datetime) -> "TableWindow":
         when = self.table.column(self.column)
@@ -92,6 +97,13 @@ class TraceWindow:
     def between(self, start: datetime, end: datetime) -> "TraceWindow":
         """The part of the window with start <= `column` < end (e.g. one day of a backfill range)."""
         return TraceWindow(self.table, self.column, max(start, self.start), min(end, self.end), self.snapshot_id)
+
+    def rows_at_most(self) -> int:
+        """The rows of the data files the window reads (from the table's metadata, reading none)."""
+        if self.snapshot_id is None:
+            return 0
+        scan = self.table.scan(row_filter=self._row_filter(), snapshot_id=self.snapshot_id)
+        return sum(task.file.record_count for task in scan.plan_files())
 
     def batches(self, columns: Sequence[str], rows_per_batch: int = ROWS_PER_BATCH) -> Iterator[pa.RecordBatch]:
         """The window's rows, `columns` only, `rows_per_batch` at most at a time."""

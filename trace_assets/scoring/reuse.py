@@ -42,3 +42,11 @@ def members(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
         return np.zeros(len(keys), dtype=bool)
     at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
     return sorted_keys[at] == keys
+
+
+def buckets_of(keys: np.ndarray, buckets: int) -> np.ndarray:
+    """Which of `buckets` each fingerprint falls in (its first two bytes, modulo `buckets`)."""
+    if buckets == 1 or len(keys) == 0:
+        return np.zeros(len(keys), dtype=np.int64)
+    raw = np.frombuffer(keys.tobytes(), dtype=np.uint8).reshape(len(keys), KEY_BYTES)
+    return (raw[:, 0].astype(np.int64) * 256 + raw[:, 1]) % buckets

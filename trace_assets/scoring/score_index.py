@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from trace_assets.io_managers.trace_window import RowWindow
-from trace_assets.scoring.reuse import KEY_DTYPE, fingerprints
+from trace_assets.scoring.reuse import KEY_DTYPE, buckets_of, fingerprints
 
 SCORE_ROWS_AT_ONCE = 16_384
 
@@ -22,12 +22,19 @@ class ScoreIndex:
     table: pa.Table
 
     @classmethod
-    def of(cls, scores: RowWindow, columns: Sequence[str], compact: Sequence[str] = ()) -> "ScoreIndex":
-        """`columns` (without trace_id) of every score row; `compact` columns (few distinct
-        values: model names, versions) are dictionary-encoded."""
+    def of(
+        cls, scores: RowWindow, columns: Sequence[str], compact: Sequence[str] = (), bucket: int = 0, buckets: int = 1
+    ) -> "ScoreIndex":
+        """`columns` (without trace_id) of the score rows whose trace id falls in `bucket` of
+        `buckets` (all of them by default); `compact` columns (few distinct values: model names,
+        versions) are dictionary-encoded."""
         ids, batches = [], []
         for batch in scores.batches(["trace_id", *columns], rows_per_batch=SCORE_ROWS_AT_ONCE):
-            ids.append(fingerprints(batch.column("trace_id").to_pylist()))
+            keys = fingerprints(batch.column("trace_id").to_pylist())
+            if buckets > 1:
+                inside = buckets_of(keys, buckets) == bucket
+                keys, batch = keys[inside], batch.filter(pa.array(inside))
+            ids.append(keys)
             batches.append(batch.select(list(columns)))
         keys = np.concatenate(ids) if ids else np.array([], dtype=KEY_DTYPE)
         order = np.argsort(keys, kind="stable")
