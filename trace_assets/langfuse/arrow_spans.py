@@ -8,11 +8,13 @@ with characters JSON escapes, usage that is not a map of integers. test_langfuse
 lands the same exports both ways and compares every column.
 """
 
+import json
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trace_assets.langfuse.spans import SPAN_SCHEMA, TRACE_KIND, as_metadata, as_tags, as_text, usage_counts
+from trace_assets.langfuse.spans import SPAN_SCHEMA, TRACE_KIND, json_or_text, as_metadata, as_tags, as_text, usage_counts
 
 # Each span field and its export column names, in records.py's order of preference.
 _NAMES = {
@@ -187,12 +189,51 @@ def _metadata(column: pa.Array | None, n: int) -> pa.Array:
     """records: as_metadata(_get(row, "metadata")). An empty map is `{}` without Python."""
     if column is None or pa.types.is_null(column.type):
         return pa.nulls(n, pa.large_string())
+    if pa.types.is_map(column.type) and _is_text_type(column.type.key_type) and _is_text_type(column.type.item_type):
+        as_json = _map_as_json(column)
+        if as_json is not None:
+            return as_json
     if pa.types.is_map(column.type) or pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
         lengths = _lengths(column)
         empty = pc.if_else(pc.equal(lengths, 0), pa.scalar("{}", pa.large_string()), pa.scalar(None, pa.large_string()))
         return _python_where(column, pc.greater(lengths, 0), as_metadata, empty, pa.large_string())
     return _python_where(column, pc.is_valid(column), lambda value: as_metadata(value) if value != "" else None,
                          pa.nulls(n, pa.large_string()), pa.large_string())
+
+
+def _map_as_json(column: pa.MapArray) -> pa.Array | None:
+    """as_metadata of each map of texts, with Python only once per distinct key and value (a
+    value that is JSON text is parsed, as Langfuse's read path does). None when a map repeats a
+    key (dict() keeps the first position and the last value; the caller goes row by row)."""
+    offsets = column.offsets.to_numpy()
+    start, stop = int(offsets[0]), int(offsets[-1])
+    keys = column.keys.slice(start, stop - start)
+    values = column.items.slice(start, stop - start)
+    lengths = np.diff(offsets)
+    if len(keys):
+        owners = pa.table({"row": np.repeat(np.arange(len(column)), lengths), "key": keys})
+        if owners.group_by(["row", "key"]).aggregate([]).num_rows != len(keys):
+            return None
+    key_texts = _each_distinct(keys, lambda key: json.dumps(key, ensure_ascii=False))
+    value_texts = _each_distinct(values, lambda value: json.dumps(json_or_text(value), ensure_ascii=False))
+    entries = pc.binary_join_element_wise(key_texts, value_texts, pa.scalar(": ", pa.large_string()))
+    lists = pa.ListArray.from_arrays(pa.array(offsets - start, pa.int32()), entries)
+    text = pc.binary_join_element_wise(
+        pa.scalar("{", pa.large_string()), pc.binary_join(lists, pa.scalar(", ", pa.large_string())), pa.scalar("}", pa.large_string()),
+        pa.scalar("", pa.large_string()),
+    )
+    return pc.if_else(column.is_valid(), text, pa.scalar(None, pa.large_string()))
+
+
+def _each_distinct(values: pa.Array, convert) -> pa.Array:
+    """`convert` of each value (null included), computed once per distinct value."""
+    distinct = pc.unique(values)
+    converted = pa.array([convert(value) for value in distinct.to_pylist()], pa.large_string())
+    return converted.take(pc.index_in(values, distinct))
+
+
+def _is_text_type(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
 
 
 def _tool_definitions(column: pa.Array | None, n: int) -> pa.Array:

@@ -42,10 +42,14 @@ _CHRONOLOGICAL = [
 # A JSON string's content that json.loads reads as a regular expression can undo: no control
 # characters, no \\u escapes.
 _STRING = r'(?:[^"\\\x00-\x1f]|\\["\\/bfnrt])*'
-_JSON_STRING = rf'^"(?P<value>{_STRING})"$'
-_QUESTION_OBJECT = rf'^\{{"(?:question|query|input|user_input|prompt|text|content)": ?"(?P<value>{_STRING})"\}}$'
-_ANSWER_OBJECT = rf'^\{{"(?:content|output|answer|response|text|result)": ?"(?P<value>{_STRING})"\}}$'
-_ASSISTANT_MESSAGE = rf'^\{{"role": ?"assistant", ?"content": ?"(?P<value>{_STRING})"\}}$'
+# Each pattern a JSON text of one string can take: (the whole text, the part before the string's
+# content). The content ends 1 or 2 characters before the text does (`"` or `"}`).
+_JSON_STRING = (rf'^"{_STRING}"$', r'^"', 1)
+_QUESTION_OBJECT = (rf'^\{{"(?:question|query|input|user_input|prompt|text|content)": ?"{_STRING}"\}}$',
+                    r'^\{"(?:question|query|input|user_input|prompt|text|content)": ?"', 2)
+_ANSWER_OBJECT = (rf'^\{{"(?:content|output|answer|response|text|result)": ?"{_STRING}"\}}$',
+                  r'^\{"(?:content|output|answer|response|text|result)": ?"', 2)
+_ASSISTANT_MESSAGE = (rf'^\{{"role": ?"assistant", ?"content": ?"{_STRING}"\}}$', r'^\{"role": ?"assistant", ?"content": ?"', 2)
 # Chat messages exactly as json.dumps(..., ensure_ascii=False) writes them: then the landed
 # `messages` text is the input's text with the answer appended, as assembly.py's json.dumps of
 # the parsed list would write it.
@@ -238,18 +242,18 @@ def _unescaped(values: pa.Array) -> pa.Array:
     return pc.replace_substring(values, "\x00", "\\")
 
 
-def _text_of(values: pa.Array, patterns: tuple[str, ...]) -> tuple[pa.Array, np.ndarray]:
-    """The text assembly.py's _question or _answer makes of each JSON text matching one of
-    `patterns` (its `value` group, unescaped), null for null; `known` is False elsewhere."""
+def _text_of(values: pa.Array, patterns: tuple) -> tuple[pa.Array, np.ndarray]:
+    """The text assembly.py's _question or _answer makes of each JSON text of one of `patterns`
+    (its string's content, unescaped), null for null; `known` is False elsewhere. Matching
+    without capture groups keeps RE2 on its fast path."""
     values = values.cast(pa.large_string())
     result = pa.nulls(len(values), pa.large_string())
     known = ~_flags(values.is_valid())
-    for pattern in patterns:
-        found = pc.extract_regex(values, pattern)
-        matched = _flags(found.is_valid()) & ~known
+    for whole, prefix, suffix in patterns:
+        matched = _flags(pc.match_substring_regex(values, whole)) & ~known
         if matched.any():
-            text = _unescaped(pc.struct_field(found, "value").cast(pa.large_string()))
-            result = pc.if_else(pa.array(matched), text, result)
+            content = pc.utf8_slice_codeunits(pc.replace_substring_regex(values, prefix, "", max_replacements=1), 0, -suffix)
+            result = pc.if_else(pa.array(matched), _unescaped(content), result)
             known |= matched
     return result, known
 
@@ -282,7 +286,7 @@ def _messages(root_input: pa.Array, generation_input: pa.Array, generation_outpu
     no_tools = ~_flags(pc.is_valid(tools)) | _flags(pc.is_in(tools, pa.array(["[]", "{}"], pa.large_string())))
     appended = canonical & answered & ~ends_answered & no_tools
     # No chat at all: the generation's input is null or a JSON string, and the root's no chat.
-    plain = (~_flags(generation_input.is_valid()) | _flags(pc.match_substring_regex(generation_input, _JSON_STRING))) & ~_flags(
+    plain = (~_flags(generation_input.is_valid()) | _flags(pc.match_substring_regex(generation_input, _JSON_STRING[0]))) & ~_flags(
         pc.match_substring_regex(root_input, _SIMPLE_CHAT)
     )
     def text(value: str) -> pa.Scalar:
@@ -397,19 +401,79 @@ def _latency_ms(start: pa.Array, end: pa.Array) -> pa.Array:
 
 
 def _metadata_and_consent(metadata, tags, environment, release, version, ids, rules, trace_url_prefix, with_output):
-    """assembly.py's metadata and consent (and trace_rows' trace link), a small dict per trace."""
-    texts, consents = [], []
-    rows = zip(
-        metadata.to_pylist(), tags.to_pylist(), environment.to_pylist(), release.to_pylist(), version.to_pylist(),
-        ids.to_pylist(), with_output, strict=True,
+    """assembly.py's metadata and consent (and trace_rows' trace link) of the landed traces.
+
+    The metadata is spans.as_metadata's JSON text. Without nested objects every `"key": ` in it
+    is a top-level key (a raw quote cannot be inside a JSON string), so keys are added and
+    consent read on the text; metadata with nested objects, values needing JSON escapes and
+    consent values that are other numbers go through a dict per trace."""
+    landed = pa.array(with_output)
+    metadata, tags, ids = metadata.filter(landed), tags.filter(landed), ids.filter(landed)
+    extras = {"environment": environment.filter(landed), "release": release.filter(landed), "version": version.filter(landed)}
+    text = pc.fill_null(metadata.cast(pa.large_string()), "{}")
+    tags = tags.cast(pa.large_string())
+    one_by_one = ~_flags(pc.equal(pc.count_substring(text, "{"), 1))
+
+    def literal(value: str) -> pa.Scalar:
+        return pa.scalar(value, pa.large_string())
+
+    def absent(key: str) -> np.ndarray:
+        return ~_flags(pc.match_substring(text, f"{json.dumps(key)}: "))
+
+    added = []
+    with_tags = _flags(tags.is_valid()) & ~_flags(pc.equal(tags, "[]")) & absent("tags")
+    added.append(pc.if_else(pa.array(with_tags), pc.binary_join_element_wise(literal(', "tags": '), tags, literal("")), literal("")))
+    for key, values in extras.items():
+        values = values.cast(pa.large_string())
+        one_by_one |= _flags(pc.match_substring_regex(values, _JSON_ESCAPED))
+        add = _flags(values.is_valid()) & absent(key)
+        added.append(pc.if_else(pa.array(add), pc.binary_join_element_wise(literal(f', "{key}": "'), values, literal('"'), literal("")), literal("")))
+    if trace_url_prefix:
+        links = pc.binary_join_element_wise(literal(trace_url_prefix), ids.cast(pa.large_string()), literal(""))
+        one_by_one |= _flags(pc.match_substring_regex(links, _JSON_ESCAPED))
+        add = absent(TRACE_URL_KEY)
+        added.append(pc.if_else(pa.array(add), pc.binary_join_element_wise(literal(f', "{TRACE_URL_KEY}": "'), links, literal('"'), literal("")), literal("")))
+    added = pc.binary_join_element_wise(*added, literal(""))
+    empty = _flags(pc.equal(text, "{}"))
+    texts = pc.if_else(
+        pa.array(empty),
+        pc.binary_join_element_wise(literal("{"), pc.utf8_slice_codeunits(added, 2), literal("}"), literal("")),
+        pc.binary_join_element_wise(pc.utf8_slice_codeunits(text, 0, -1), added, literal("}"), literal("")),
     )
-    for raw, raw_tags, environment_value, release_value, version_value, trace_id, landed in rows:
-        if not landed:
-            continue
-        trace_tags = tags_of(raw_tags)
-        values = trace_metadata(raw, trace_tags, environment_value, release_value, version_value)
-        consents.append(bool(has_consent(values, trace_tags, rules)))
-        if trace_url_prefix:
-            values.setdefault(TRACE_URL_KEY, trace_url_prefix + trace_id)
-        texts.append(json.dumps(values, ensure_ascii=False))
-    return pa.array(texts, pa.large_string()), pa.array(consents, pa.bool_())
+
+    key = _re2_literal(json.dumps(rules.consent_key, ensure_ascii=False))
+    consent = _flags(pc.match_substring_regex(text, rf'(?:^\{{|, ){key}: (?:true|1|"true"|"1")(?:, "|\}}$)'))
+    one_by_one |= ~consent & _flags(pc.match_substring_regex(text, rf'(?:^\{{|, ){key}: -?[0-9]'))
+    if rules.consent_tag is not None:
+        tag = _re2_literal(json.dumps(rules.consent_tag, ensure_ascii=False))
+        consent |= _flags(pc.match_substring_regex(tags, rf"(?:^\[|, ){tag}(?:, |\]$)"))
+    consent = pa.array(consent)
+
+    rows = np.flatnonzero(one_by_one)
+    if len(rows):
+        texts_by_dict, consents_by_dict = [], []
+        picked = pa.array(rows)
+        values = zip(
+            metadata.take(picked).to_pylist(), tags.take(picked).to_pylist(),
+            *(extras[key].take(picked).to_pylist() for key in ("environment", "release", "version")),
+            ids.take(picked).to_pylist(), strict=True,
+        )
+        for raw, raw_tags, environment_value, release_value, version_value, trace_id in values:
+            trace_tags = tags_of(raw_tags)
+            parsed = trace_metadata(raw, trace_tags, environment_value, release_value, version_value)
+            consents_by_dict.append(bool(has_consent(parsed, trace_tags, rules)))
+            if trace_url_prefix:
+                parsed.setdefault(TRACE_URL_KEY, trace_url_prefix + trace_id)
+            texts_by_dict.append(json.dumps(parsed, ensure_ascii=False))
+        mask = pa.array(one_by_one)
+        texts = pc.replace_with_mask(texts.cast(pa.large_string()), mask, pa.array(texts_by_dict, pa.large_string()))
+        consent = pc.replace_with_mask(consent, mask, pa.array(consents_by_dict, pa.bool_()))
+    return texts, consent
+
+
+# What json.dumps escapes with ensure_ascii=False.
+_JSON_ESCAPED = r'["\\\x00-\x1f]'
+
+
+def _re2_literal(text: str) -> str:
+    return "".join("\\" + character if character in "\\.^$|?*+()[]{}" else character for character in text)

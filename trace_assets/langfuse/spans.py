@@ -87,10 +87,10 @@ def as_metadata(value) -> str | None:
         value = dict(value)
     if not isinstance(value, dict):
         value = {"metadata": value}
-    return json.dumps({key: _json_or_text(item) for key, item in value.items()}, ensure_ascii=False)
+    return json.dumps({key: json_or_text(item) for key, item in value.items()}, ensure_ascii=False)
 
 
-def _json_or_text(value):
+def json_or_text(value):
     if not isinstance(value, str):
         return value
     try:
