@@ -81,10 +81,11 @@ def assemble_columns(table: pa.Table, rules: AssemblyRules, trace_url_prefix: st
     n = table.num_rows
     if n == 0:
         return ColumnarAssembly(None, [], table)
-    chrono = table.append_column(_POSITION, pa.array(np.arange(n, dtype=np.int64)))
-    chrono = chrono.take(pc.sort_indices(chrono, sort_keys=_CHRONOLOGICAL)).combine_chunks()
-    column = {name: chrono.column(name).chunk(0) if chrono.column(name).num_chunks == 1 else chrono.column(name).combine_chunks()
-              for name in chrono.column_names}
+    keys = table.select(["trace_id", "start_time", "end_time"]).append_column(_POSITION, pa.array(np.arange(n, dtype=np.int64)))
+    order = pc.sort_indices(keys, sort_keys=_CHRONOLOGICAL)
+    # Spans in chronological order within each trace; a column is put in that order when used,
+    # and the large texts are only taken at the rows that need them.
+    column = _InOrder(table, order)
 
     trace_id = column["trace_id"]
     changes = _flags(pc.not_equal(trace_id.slice(0, n - 1), trace_id.slice(1)))
@@ -126,7 +127,7 @@ def assemble_columns(table: pa.Table, rules: AssemblyRules, trace_url_prefix: st
     handled = np.ones(len(traces), dtype=bool)
 
     def at(name: str, rows: np.ndarray) -> pa.Array:
-        return column[name].take(pa.array(rows))
+        return column.at(name, rows)
 
     def first(name: str) -> pa.Array:
         """assembly._first: the root's value, else the chronologically first span's."""
@@ -154,25 +155,28 @@ def assemble_columns(table: pa.Table, rules: AssemblyRules, trace_url_prefix: st
     generation_input, generation_output = at("input", generation), at("output", generation)
     question, known = _question_of(root_input)
     handled &= known
-    from_generation, known = _question_of(generation_input)
-    question = pc.coalesce(question, pc.if_else(root_input.is_null(), from_generation, pa.scalar(None, pa.large_string())))
-    handled &= known | _flags(root_input.is_valid())
+    # The generation's input and output count only where the root has none.
+    from_generation, known = _where(~_flags(root_input.is_valid()), _question_of, generation_input)
+    question = pc.coalesce(question, from_generation)
+    handled &= known
     answer, known = _text_of(root_output, (_JSON_STRING, _ANSWER_OBJECT, _ASSISTANT_MESSAGE))
     handled &= known
-    from_generation, known = _text_of(generation_output, (_JSON_STRING, _ANSWER_OBJECT, _ASSISTANT_MESSAGE))
-    answer = pc.coalesce(answer, pc.if_else(root_output.is_null(), from_generation, pa.scalar(None, pa.large_string())))
-    handled &= known | _flags(root_output.is_valid())
+    from_generation, known = _where(
+        ~_flags(root_output.is_valid()), _text_of, generation_output, (_JSON_STRING, _ANSWER_OBJECT, _ASSISTANT_MESSAGE)
+    )
+    answer = pc.coalesce(answer, from_generation)
+    handled &= known
 
     messages, known = _messages(root_input, generation_input, generation_output, at("tool_definitions", generation))
     handled &= known
 
     metadata_raw = first("metadata")
-    contexts, known = _contexts(column["output"], is_retriever, group_of, groups, traces, metadata_raw)
+    contexts, known = _contexts(column, is_retriever, group_of, groups, traces, metadata_raw)
     handled &= known
 
     keep = handled & inside
     rest_traces = np.concatenate([np.flatnonzero(~common), traces[~handled]])
-    rest = table.take(pa.array(_rows_of(np.sort(rest_traces), bounds, column[_POSITION])))
+    rest = table.take(pa.array(_rows_of(np.sort(rest_traces), bounds, order)))
     if not keep.any():
         return ColumnarAssembly(None, [], rest)
 
@@ -208,6 +212,24 @@ def assemble_columns(table: pa.Table, rules: AssemblyRules, trace_url_prefix: st
     return ColumnarAssembly(rows, without_output, rest)
 
 
+class _InOrder:
+    """The columns of `table` in the order `order` gives, each taken when first asked for."""
+
+    def __init__(self, table: pa.Table, order: pa.Array):
+        self._table, self._order, self._columns = table, order, {}
+
+    def __getitem__(self, name: str) -> pa.Array:
+        if name not in self._columns:
+            self._columns[name] = self._table.column(name).take(self._order).combine_chunks()
+        return self._columns[name]
+
+    def at(self, name: str, rows: np.ndarray) -> pa.Array:
+        """The column's values at these positions of the order."""
+        if name in self._columns:
+            return self._columns[name].take(pa.array(rows))
+        return self._table.column(name).take(self._order.take(pa.array(rows))).combine_chunks()
+
+
 def _flags(values) -> np.ndarray:
     """A boolean array as numpy, null as False."""
     if isinstance(values, pa.ChunkedArray):
@@ -240,6 +262,16 @@ def _unescaped(values: pa.Array) -> pa.Array:
     for escaped, character in _UNESCAPES:
         values = pc.replace_substring(values, escaped, character)
     return pc.replace_substring(values, "\x00", "\\")
+
+
+def _where(rows: np.ndarray, text_of, values: pa.Array, *args) -> tuple[pa.Array, np.ndarray]:
+    """`text_of(values, *args)` computed only at `rows`: null and known elsewhere."""
+    found, known = text_of(values.filter(pa.array(rows)), *args)
+    index = np.where(rows, np.cumsum(rows) - 1, len(found))
+    result = pa.concat_arrays([found, pa.nulls(1, found.type)]).take(pa.array(index))
+    all_known = np.ones(len(rows), dtype=bool)
+    all_known[rows] = known
+    return result, all_known
 
 
 def _text_of(values: pa.Array, patterns: tuple) -> tuple[pa.Array, np.ndarray]:
@@ -299,7 +331,7 @@ def _messages(root_input: pa.Array, generation_input: pa.Array, generation_outpu
     return messages, appended | plain
 
 
-def _contexts(outputs: pa.Array, is_retriever: np.ndarray, group_of: np.ndarray, groups: int, traces: np.ndarray,
+def _contexts(column: "_InOrder", is_retriever: np.ndarray, group_of: np.ndarray, groups: int, traces: np.ndarray,
               metadata: pa.Array) -> tuple[pa.ListArray, np.ndarray]:
     """assembly._contexts: the RETRIEVER spans' documents in chronological order, each trace's
     lists joined; null when there are none. `known` is False for traces with retriever outputs
@@ -309,7 +341,7 @@ def _contexts(outputs: pa.Array, is_retriever: np.ndarray, group_of: np.ndarray,
     rows = np.flatnonzero(is_retriever & in_traces[group_of])
     trace_of_row = np.searchsorted(traces, group_of[rows])
     known = np.ones(len(traces), dtype=bool)
-    documents = _documents(outputs.take(pa.array(rows)).cast(pa.large_string()))
+    documents = _documents(column.at("output", rows).cast(pa.large_string()))
     unknown = ~_flags(documents.is_valid())
     known[trace_of_row[unknown]] = False
     counts = np.where(unknown, 0, np.diff(documents.offsets.to_numpy()))
