@@ -209,10 +209,11 @@ def read_day(fs: pafs.FileSystem, root: str, day: date, table: HiveTable = LANDE
     return ds.dataset(path, schema=table.schema, format="parquet", filesystem=fs, partitioning=partitioning)
 
 
-def scan_batches(dataset: ds.Dataset, columns: list[str], rows_per_batch: int = 4096) -> Iterator[pa.RecordBatch]:
+def scan_batches(dataset: ds.Dataset, columns: list[str], rows_per_batch: int = 2048) -> Iterator[pa.RecordBatch]:
     """`columns` of a day (from `read_day`), `rows_per_batch` rows at a time, read file by file
-    as they are consumed. (pyarrow's dataset scanner reads ahead on its own threads while the
-    consumer is slow, whatever its readahead settings: measured, hundreds of MB of a day's text.)"""
+    as they are consumed, on this thread. (pyarrow's dataset scanner reads ahead on its own
+    threads while the consumer is slow, whatever its readahead settings, and decoding columns on
+    several threads keeps an allocator heap per thread: measured, hundreds of MB of a day's text.)"""
     if not isinstance(dataset, ds.FileSystemDataset):  # a day never written
         yield from dataset.to_batches(columns=columns)
         return
@@ -222,7 +223,7 @@ def scan_batches(dataset: ds.Dataset, columns: list[str], rows_per_batch: int = 
         with fragment.filesystem.open_input_file(fragment.path) as handle:
             parquet = pq.ParquetFile(handle)
             in_file = [name for name in columns if name in parquet.schema_arrow.names and name not in in_path]
-            for batch in parquet.iter_batches(batch_size=rows_per_batch, columns=in_file):
+            for batch in parquet.iter_batches(batch_size=rows_per_batch, columns=in_file, use_threads=False):
                 yield pa.RecordBatch.from_arrays(
                     [
                         pa.repeat(pa.scalar(in_path[field.name], field.type), batch.num_rows) if field.name in in_path

@@ -50,11 +50,12 @@ class IcebergWarehouse(dg.ConfigurableResource):
         default=250_000, gt=0, description="Rows written per data-file batch inside one commit: bounds memory."
     )
     bytes_per_append: int = Field(
-        default=32 << 20,
+        default=16 << 20,
         gt=0,
-        description="Arrow bytes written per data-file batch inside one commit: bounds memory (a step holds a few "
-        "times this: the conforming cast, pyiceberg's partition split, the Parquet writer). Larger batches make "
-        "larger data files.",
+        description="Arrow bytes written per data-file batch inside one commit: bounds memory (a step holds about "
+        "ten times this: pyiceberg's partition split and its Parquet writer) and makes data files of about this "
+        "size before compression. 16 MB keeps iceberg_table within 512 MB (BENCHMARKS.md); raise it for larger "
+        "files on a larger pod, or compact the table.",
     )
 
     def catalog(self) -> Catalog:
