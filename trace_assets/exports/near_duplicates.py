@@ -11,9 +11,12 @@ check throws the extra candidates out (bench/exports.py measures the recall agai
 """
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
+
+if TYPE_CHECKING:
+    from datasketch import MinHash, MinHashLSH
 
 from trace_assets.exports.prompt_key import jaccard, shingles
 
@@ -27,12 +30,17 @@ def _already_hashed(shingle):
     return shingle
 
 
-def minhash_lsh(threshold: float, num_perm: int) -> MinHashLSH:
+def minhash_lsh(threshold: float, num_perm: int) -> "MinHashLSH":
     """An empty LSH index whose bands propose pairs down to `threshold - 0.1`."""
+    # datasketch is imported where used: it loads scipy (~40 MB every step process would carry).
+    from datasketch import MinHashLSH
+
     return MinHashLSH(threshold=max(threshold - CANDIDATE_SLACK, 0.05), num_perm=num_perm, weights=CANDIDATE_WEIGHTS)
 
 
-def minhashes(shingle_sets: Sequence[np.ndarray], num_perm: int) -> list[MinHash]:
+def minhashes(shingle_sets: Sequence[np.ndarray], num_perm: int) -> list["MinHash"]:
+    from datasketch import MinHash
+
     return MinHash.bulk(shingle_sets, num_perm=num_perm, hashfunc=_already_hashed)
 
 
