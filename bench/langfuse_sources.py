@@ -266,16 +266,15 @@ def run_ours(endpoint: str, project: str, out: str) -> dict:
 
 
 # Where ours spends its time: (label, module path suffix, function name, cumulative or own time).
-# pyarrow's to_pylist/from_pylist are Cython methods the profiler books to their caller's own time.
 STAGES = [
     ("read files: S3, Parquet, to spans", "langfuse/export_files.py", "read_spans", "cum"),
-    ("  own time (RecordBatch.to_pylist, from_pylist)", "langfuse/export_files.py", "read_spans", "own"),
-    ("  span_from_observation (per span, Python)", "langfuse/records.py", "span_from_observation", "cum"),
-    ("spool: spans to local Parquet", "langfuse/span_spool.py", "add", "cum"),
-    ("group: split, DuckDB sort, spans to Python", "langfuse/span_spool.py", "traces", "cum"),
-    ("  split into buckets by trace id (large days)", "langfuse/span_spool.py", "_split", "cum"),
-    ("  own time of the sorted read (loop, to_pylist)", "langfuse/span_spool.py", "_sorted_traces", "own"),
-    ("assemble_trace (per trace, Python)", "langfuse/assembly.py", "assemble_trace", "cum"),
+    ("  Parquet rows to spans (Arrow compute)", "langfuse/arrow_spans.py", "spans_from_export", "cum"),
+    ("spool: spans into hash buckets on disk", "langfuse/span_spool.py", "add", "cum"),
+    ("group: read, sort and dedupe each bucket (Arrow)", "langfuse/span_spool.py", "_sorted_buckets", "cum"),
+    ("assemble common-shape traces (Arrow compute)", "langfuse/columnar_assembly.py", "assemble_columns", "cum"),
+    ("  metadata and consent", "langfuse/columnar_assembly.py", "_metadata_and_consent", "cum"),
+    ("  contexts (Arrow's JSON reader)", "langfuse/columnar_assembly.py", "_contexts", "cum"),
+    ("assemble_trace (other traces, Python)", "langfuse/assembly.py", "assemble_trace", "cum"),
     ("landing rules (clean_batch)", "ingest/landing.py", "clean_batch", "cum"),
     ("redaction (redact_landed_batch)", "governance/redaction.py", "redact_landed_batch", "cum"),
     ("write the lake's files", "ingest/hive_day.py", "add", "cum"),
@@ -657,7 +656,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--traces", type=int, default=1_000_000, help="traces in the export day (also measured at N/10)")
     parser.add_argument("--profile-traces", type=int, default=10_000, help="traces of the profiled run (0: none)")
-    parser.add_argument("--api-traces", type=int, default=20_000, help="traces in the API day")
+    parser.add_argument("--api-traces", type=int, default=20_000, help="traces in the API day (0: no API part)")
     parser.add_argument("--requests-per-minute", type=float, default=60, help="LangfuseApiSource's configured budget (its default)")
     parser.add_argument("--server-budget", type=int, help="the server's limit a minute (default: --requests-per-minute)")
     parser.add_argument("--page-latency-ms", type=float, default=50)
@@ -678,7 +677,7 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if not args.skip_export:
         export_part(args.traces, args.profile_traces)
-    if not args.skip_api:
+    if not args.skip_api and args.api_traces > 0:
         api_part(args.api_traces, args.requests_per_minute, args.server_budget or int(args.requests_per_minute), args.page_latency_ms)
 
 

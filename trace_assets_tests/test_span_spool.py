@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pyarrow as pa
 import pytest
 
-from trace_assets.langfuse.span_spool import SpanSpool, _bytes_of, bucket_of
+from trace_assets.langfuse.span_spool import BUCKET_SHARE, SpanSpool, _bytes_of, bucket_of
 from trace_assets.langfuse.spans import SPAN_SCHEMA, TRACE_KIND
 
 START = datetime(2026, 4, 18, tzinfo=timezone.utc)
@@ -62,15 +62,15 @@ def test_every_trace_is_grouped_once_with_the_latest_version_of_each_span():
 def test_a_day_larger_than_expected_is_split_again_and_no_bucket_sorted_exceeds_its_share():
     whole, _ = grouped("1GB")
     split, spool = grouped("2MB")
-    assert spool.bytes > 8 * _bytes_of("2MB") / 8, "the spool must exceed the default buckets' shares"
-    assert 0 < spool.largest_bucket_bytes <= _bytes_of("2MB") / 8
+    assert spool.bytes > 8 * _bytes_of("2MB") / BUCKET_SHARE, "the spool must exceed the default buckets' shares"
+    assert 0 < spool.largest_bucket_bytes <= _bytes_of("2MB") / BUCKET_SHARE
     assert split == whole
 
 
 def test_a_reader_that_says_how_large_the_day_is_gets_buckets_that_fit_at_once():
     whole, _ = grouped("1GB")
     split, spool = grouped("2MB", expect=8e6)
-    assert spool.largest_bucket_bytes <= _bytes_of("2MB") / 8
+    assert spool.largest_bucket_bytes <= _bytes_of("2MB") / BUCKET_SHARE
     assert split == whole
 
 

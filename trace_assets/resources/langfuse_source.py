@@ -37,7 +37,7 @@ class LangfuseSource(TraceSource):
     )
     spool_memory_limit: str = Field(
         default="256MB",
-        description="Memory for grouping spans by trace: the spool on local disk is split into buckets of an eighth of it.",
+        description="Memory for grouping spans by trace: the spool on local disk is split into buckets of a sixteenth of it.",
     )
 
     columnar: bool = Field(
