@@ -97,20 +97,24 @@ def seed_day(folder: str, traces: int, fresh_judge: int, fresh_ragas: int) -> No
     ragas = RagasResource(llm_base_url="http://127.0.0.1:9/v1", embeddings_base_url="http://127.0.0.1:9/v1")
     end = DAY + timedelta(days=1)
     table = warehouse.ensure_table(TRACES_TABLE, TRACES_ICEBERG_SCHEMA, TRACES_PARTITION_SPEC, {"write.parquet.compression-codec": "snappy"})
-    warehouse.replace_window(table, "timestamp", DAY, end, LANDED_TRACE_SCHEMA, day_batches(traces))
+    provenance: list[tuple] = []  # (trace_id, timestamp, content_hash) of every trace, in order
+
+    def hashed(batches):
+        for batch in batches:
+            for trace in batch.select(["id", "timestamp", "input", "output", "contexts", "redaction"]).to_pylist():
+                digest = content_hash(trace["input"], trace["output"], trace["contexts"], trace["redaction"])
+                provenance.append((trace["id"], trace["timestamp"], digest))
+            yield batch
+
+    warehouse.replace_window(table, "timestamp", DAY, end, LANDED_TRACE_SCHEMA, hashed(day_batches(traces)))
 
     def score_rows(make_row, skip: int):
-        position = 0
-        for batch in day_batches(traces):
-            rows = []
-            for trace in batch.select(["id", "timestamp", "input", "output", "contexts", "redaction"]).to_pylist():
-                if position >= skip:
-                    digest = content_hash(trace["input"], trace["output"], trace["contexts"], trace["redaction"])
-                    rows.append({"trace_id": trace["id"], "timestamp": trace["timestamp"], "date": DAY.date(),
-                                 "content_hash": digest, "scored_at": DAY, **make_row(position)})
-                position += 1
-            if rows:
-                yield pa.RecordBatch.from_pylist(rows)
+        for start in range(skip, len(provenance), ROWS_AT_ONCE):
+            yield pa.RecordBatch.from_pylist([
+                {"trace_id": trace_id, "timestamp": timestamp, "date": DAY.date(), "content_hash": digest,
+                 "scored_at": DAY, **make_row(position)}
+                for position, (trace_id, timestamp, digest) in enumerate(provenance[start:start + ROWS_AT_ONCE], start)
+            ])
 
     # the identities as the assets build them (scorer_version reads the installed ragas version: once)
     judge_identity = {"scorer": judge.scorer, "judge_model": judge.model, "prompt_version": judge.prompt_version}

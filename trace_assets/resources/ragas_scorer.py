@@ -118,11 +118,12 @@ class RagasResource(dg.ConfigurableResource):
         self, requests: Sequence[RagasRequest], on_progress: Callable[[int, int], None] | None = None
     ) -> list[RagasOutcome]:
         """Outcomes in the order of `requests`; `on_progress(done, total)` as they finish. With
-        `processes` > 1 the requests are scored in shards across that many spawned processes."""
+        `processes` > 1 the requests are scored in shards across that many spawned processes, a
+        few requests too: the calling process (a step's) never imports ragas (~80 MB)."""
         os.environ["RAGAS_DO_NOT_TRACK"] = "true"  # ragas posts telemetry to an outside host otherwise
         requests = list(requests)
         shard = 16 * self.max_concurrency  # long enough that a shard's last, thinner wave costs little
-        if self.processes == 1 or len(requests) <= shard:
+        if self.processes == 1 or not requests:
             return asyncio.run(self._evaluate_all(requests, on_progress))
         shards = [requests[start : start + shard] for start in range(0, len(requests), shard)]
         outcomes: list[RagasOutcome] = []

@@ -28,25 +28,30 @@ class ScoreIndex:
         """`columns` (without trace_id) of the score rows whose trace id falls in `bucket` of
         `buckets` (all of them by default); `compact` columns (few distinct values: model names,
         versions) are dictionary-encoded."""
-        ids, batches = [], []
+        ids: list[np.ndarray] = []
+        chunks: dict[str, list[pa.Array]] = {name: [] for name in columns}
         for batch in scores.batches(["trace_id", *columns], rows_per_batch=SCORE_ROWS_AT_ONCE):
             keys = fingerprints(batch.column("trace_id").to_pylist())
             if buckets > 1:
                 inside = buckets_of(keys, buckets) == bucket
                 keys, batch = keys[inside], batch.filter(pa.array(inside))
             ids.append(keys)
-            batches.append(batch.select(list(columns)))
+            for name in columns:
+                chunks[name].append(batch.column(name))
         keys = np.concatenate(ids) if ids else np.array([], dtype=KEY_DTYPE)
         order = np.argsort(keys, kind="stable")
-        table = None
-        if batches:
-            # one contiguous chunk: a take from many chunks would concatenate them on every call
-            table = pa.Table.from_batches(batches).combine_chunks()
-            del batches
-            for name in compact:
-                at = table.schema.get_field_index(name)
-                table = table.set_column(at, name, table.column(name).dictionary_encode())
-        return cls(keys[order], order, table)
+        if not ids:
+            return cls(keys, order, None)
+        # Each column in one contiguous chunk (a take from many chunks concatenates them on every
+        # call), concatenated a column at a time so that only one column is ever held twice.
+        arrays = {}
+        for name in columns:
+            parts = chunks.pop(name)
+            arrays[name] = pa.concat_arrays(parts)
+            del parts
+            if name in compact:
+                arrays[name] = arrays[name].dictionary_encode()
+        return cls(keys[order], order, pa.table(arrays))
 
     def rows_for(self, trace_ids: list[str]) -> tuple[pa.Table | None, np.ndarray]:
         """The score rows of `trace_ids`, in that order (all-null where an id has none), and which
