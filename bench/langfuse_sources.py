@@ -284,8 +284,11 @@ STAGES = [
 def run_profile(endpoint: str, project: str, out: str) -> dict:
     import trace_assets.assets.raw_traces as raw_traces
 
-    # cProfile sees one thread: read on this one (the shipped code reads ahead on a second).
-    raw_traces.prefetched = iter
+    import trace_assets.langfuse.trace_rows as trace_rows
+    import trace_assets.resources.langfuse_export_source as export_source
+
+    # cProfile sees one thread: read on this one (the shipped code reads ahead on others).
+    raw_traces.prefetched = trace_rows.prefetched = export_source.prefetched = lambda items, depth=1: iter(items)
     profiler = cProfile.Profile()
     profiler.enable()
     result = run_ours(endpoint, project, out)

@@ -100,16 +100,16 @@ class SpanSpool:
 
 
 class _Buckets:
-    """Files `bucket-<n>.arrows` under `folder`, one per hash of the trace id, each an Arrow IPC
-    stream. Rows wait in memory until the buffers of all buckets together reach `buffer_bytes`
-    (a fixed total, however many buckets), then each bucket's rows are written as one batch."""
+    """Files `bucket-<n>.arrows` under `folder`, one per hash of the trace id. Rows wait in
+    memory until the buffers of all buckets together reach `buffer_bytes` (a fixed total,
+    however many buckets), then each bucket's rows are appended to its file as one Arrow IPC
+    stream: no file stays open, however many buckets a large day needs."""
 
     def __init__(self, folder: Path, count: int, buffer_bytes: float, seed: int):
         folder.mkdir(parents=True)
         self.folder, self.count, self.seed = folder, count, seed
         self.paths = [folder / f"bucket-{bucket}.arrows" for bucket in range(count)]
         self.bytes = [0] * count
-        self._writers: list[pa.ipc.RecordBatchStreamWriter | None] = [None] * count
         self._pending: list[list[pa.Table]] = [[] for _ in range(count)]
         self._pending_bytes = 0
         self._buffer_bytes = buffer_bytes
@@ -130,24 +130,23 @@ class _Buckets:
         for bucket, parts in enumerate(self._pending):
             if not parts:
                 continue
-            if self._writers[bucket] is None:
-                self._writers[bucket] = pa.ipc.new_stream(str(self.paths[bucket]), SPAN_SCHEMA)
-            self._writers[bucket].write_table(pa.concat_tables(parts).combine_chunks())
+            with open(self.paths[bucket], "ab") as file, pa.ipc.new_stream(file, SPAN_SCHEMA) as stream:
+                stream.write_table(pa.concat_tables(parts).combine_chunks())
             self._pending[bucket] = []
         self._pending_bytes = 0
 
     def close(self) -> None:
         self.flush()
-        for bucket, writer in enumerate(self._writers):
-            if writer is not None:
-                writer.close()
-                self._writers[bucket] = None
 
     def read(self, bucket: int) -> Iterator[pa.RecordBatch]:
-        if not self.paths[bucket].exists():
+        """The bucket's rows: the streams its file holds, one after the other."""
+        path = self.paths[bucket]
+        if not path.exists():
             return
-        with pa.OSFile(str(self.paths[bucket])) as source:
-            yield from pa.ipc.open_stream(source)
+        size = path.stat().st_size
+        with pa.OSFile(str(path)) as source:
+            while source.tell() < size:
+                yield from pa.ipc.open_stream(source)
 
 
 def _sorted_buckets(buckets: _Buckets, bucket_bytes: float, depth: int) -> Iterator[pa.Table]:

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
+from trace_assets.ingest.prefetch import prefetched
 from trace_assets.ingest.rejections import RejectionLog
 from trace_assets.langfuse.assembly import TRACE_URL_KEY, AssemblyRules, Skipped, assemble_trace
 from trace_assets.langfuse.columnar_assembly import assemble_columns
@@ -50,7 +51,9 @@ def assembled_batches(
     row's metadata gets `langfuse_trace_url`, the trace's page in Langfuse. Traces of the
     common shape are assembled a bucket at a time column by column (columnar_assembly.py; with
     `columnar`), the others one by one (assembly.py): the rows are the same."""
-    for table in spool.trace_tables():
+    # The next bucket is read and sorted on a second thread while this one assembles (Arrow
+    # compute releases the GIL).
+    for table in prefetched(spool.trace_tables()):
         rest = table
         if columnar:
             assembled = assemble_columns(table, rules, trace_url_prefix)

@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta, timezone
 import pyarrow.compute as pc
 from pydantic import Field
 
+from trace_assets.ingest.prefetch import prefetched
 from trace_assets.ingest.rejections import RejectionLog
 from trace_assets.langfuse.export_files import (
     SPAN_TABLES,
@@ -49,7 +50,8 @@ class LangfuseExportSource(LangfuseSource):
         spool.expect(expected_arrow_bytes(fs, to_read))
         for path, file in to_read.items():
             try:
-                for spans in read_spans(fs, path, file, columnar=self.columnar):
+                # Read and converted on a second thread while this one spools.
+                for spans in prefetched(read_spans(fs, path, file, columnar=self.columnar)):
                     starts = spans.column("start_time")
                     inside = pc.and_(pc.greater_equal(starts, reach_start), pc.less(starts, reach_end))
                     spool.add(spans.filter(pc.fill_null(inside, True)))
