@@ -9,6 +9,7 @@ Jaccard >= 0.8); and the character token estimate against Qwen's tokenizer.
 
 import argparse
 import multiprocessing
+import queue as queue_module
 import random
 import resource
 import tempfile
@@ -176,7 +177,7 @@ def recall(sample: int) -> dict:
     grouped = sum(1 for i in range(len(keys)) for j in range(i + 1, len(keys)) if roots[i] == roots[j])
     return {
         "prompts": len(keys), "pairs_at_0.8": len(truth), "found": len(truth) - len(missed),
-        "recall": (len(truth) - len(missed)) / len(truth), "missed_jaccards": sorted(round(jaccard(sets[i], sets[j]), 3) for i, j in missed),
+        "recall": (len(truth) - len(missed)) / len(truth) if truth else float("nan"), "missed_jaccards": sorted(round(jaccard(sets[i], sets[j]), 3) for i, j in missed),
         "pairs_grouped": grouped, "naive_seconds": naive, "lsh_seconds": lsh,
     }
 
@@ -210,7 +211,13 @@ def main() -> None:
         queue = context.Queue()
         child = context.Process(target=run_export, args=(folder, args.days, queue))
         child.start()
-        figures = queue.get()
+        figures = None
+        while figures is None:
+            try:
+                figures = queue.get(timeout=5)
+            except queue_module.Empty:
+                if not child.is_alive():
+                    raise SystemExit(f"the export process ended (exit code {child.exitcode}) without its figures: see its error above")
         child.join()
     total = args.days * args.traces_per_day
     print(f"\nexport of {total:,} traces (dpo_pairs, kto_examples, grpo_prompts in one run)")

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyiceberg.expressions import And, EqualTo, GreaterThanOrEqual, In, LessThan
+from pyiceberg.expressions import And, EqualTo, GreaterThanOrEqual, LessThan
 
 from trace_assets.assets.summaries import score_distribution
 from trace_assets.exports.build import DPO, EXPORTS, GRPO, KTO, build_snapshot
@@ -204,20 +204,19 @@ def _read_day(table, snapshot_id: int, day: date) -> Iterator[pa.RecordBatch]:
 
 
 def _contexts(table, snapshot_id: int, examples, spool: TextSpool) -> SpooledValues:
-    """Retrieved contexts of each GRPO group's reference trace (read for those traces only, a
-    day and a batch at a time, into the spool)."""
-    wanted = {group.reference.trace_id for group in prompt_groups(examples)}
+    """Retrieved contexts of each GRPO group's reference trace, read a day and a batch at a time
+    into the spool. The traces are picked out of each batch in Arrow: an Iceberg `In` filter of
+    a day's tens of thousands of ids cost more memory than the contexts themselves."""
     by_day: dict[date, list[str]] = {}
-    for example in examples:
-        if example.trace_id in wanted:
-            by_day.setdefault(example.day, []).append(example.trace_id)
-    del wanted
+    for group in prompt_groups(examples):
+        by_day.setdefault(group.reference.day, []).append(group.reference.trace_id)
     contexts = SpooledValues(spool)
-    for d, ids in by_day.items():
-        row_filter = And(_day_filter(d), In("trace_id", ids))
-        scan = table.scan(row_filter=row_filter, selected_fields=("trace_id", "contexts"), snapshot_id=snapshot_id)
+    for d in sorted(by_day):
+        wanted = pa.array(by_day.pop(d), pa.string())
+        scan = table.scan(row_filter=_day_filter(d), selected_fields=("trace_id", "contexts"), snapshot_id=snapshot_id)
         for batch in scan.to_arrow_batch_reader():
-            for trace_id, values in zip(batch.column("trace_id").to_pylist(), batch.column("contexts").to_pylist()):
+            rows = batch.filter(pc.is_in(batch.column("trace_id"), wanted))
+            for trace_id, values in zip(rows.column("trace_id").to_pylist(), rows.column("contexts").to_pylist()):
                 contexts.put(trace_id, values)
     return contexts
 

@@ -12,12 +12,15 @@ conversation goes to a TextSpool on local disk and is read back when a file's ro
 (`Example.conversation`), so a week of traces is not held in memory as text.
 """
 
+import hashlib
 import sys
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
 import pyarrow as pa
 
 from trace_assets.exports.conversation import Conversation, conversation_of
@@ -129,7 +132,7 @@ def build_pool(
                 example = reading.example(row)
                 if example is not None:
                     pool.examples.append(example)
-    keys = list(reading.prompt_numbers)  # prompt number -> normalised prompt
+    keys = reading.prompt_keys
     del reading
     candidates = pool.examples
     if eval_prompts:
@@ -151,7 +154,7 @@ class _Reading:
 
     def __init__(self, window_days: set[date], rules: ExportRules, pool: ExamplePool):
         self.window_days, self.rules, self.pool = window_days, rules, pool
-        self.prompt_numbers: dict[str, int] = {}
+        self.prompt_keys = PromptKeys(pool.spool)
         self.days: dict[date, date] = {}  # one date object a day, not one a row
 
     def example(self, row: dict) -> Example | None:
@@ -177,7 +180,7 @@ class _Reading:
         if estimated_tokens(text) > rules.max_tokens:
             counts["over_max_tokens"] += 1
             return None
-        prompt_number = self.prompt_numbers.setdefault(normalise(conversation.prompt_text), len(self.prompt_numbers))
+        prompt_number = self.prompt_keys.number(normalise(conversation.prompt_text))
         record = pool.spool.append([conversation.prompt, conversation.answer, conversation.tools, conversation.from_messages])
         return Example(
             trace_id=row["trace_id"],
@@ -193,29 +196,80 @@ class _Reading:
         )
 
 
-def _group_prompts(examples: list[Example], keys: list[str], rules: ExportRules) -> None:
-    """Equal prompt keys, and keys whose shingles are near-duplicates, form one prompt group; its
-    id is the hash of its smallest key (stable while that key is in the window)."""
-    numbers = sorted({e.prompt_number for e in examples}, key=keys.__getitem__)
-    roots = near_duplicate_groups([keys[n] for n in numbers], rules.jaccard, rules.num_perm, rules.shingle_words)
-    group_of_number = {n: key_hash(keys[numbers[root]]) for n, root in zip(numbers, roots)}  # roots are the smallest index
-    for example in examples:
-        example.group_id = group_of_number[example.prompt_number]
+class PromptKeys(Sequence):
+    """The window's distinct normalised prompts, numbered as first seen. Each is kept in the
+    spool; memory holds a digest to find its number and its first PREFIX_BYTES bytes to sort by
+    (a week's prompts as Python strings, ~600 bytes each, were a large part of the pool)."""
 
+    PREFIX_BYTES = 32
 
-class _AnswerTexts(Sequence):
-    """The normalised answers of `examples`, read from the spool when asked for."""
+    def __init__(self, spool: TextSpool):
+        self._spool = spool
+        self._numbers: dict[bytes, int] = {}
+        self._records = array("q")
+        self._prefixes: list[bytes] = []
 
-    def __init__(self, examples: list[Example]):
-        self.examples = examples
+    def number(self, key: str) -> int:
+        """The number of normalised prompt `key` (a new one when first seen)."""
+        encoded = key.encode("utf-8")
+        digest = hashlib.blake2b(encoded, digest_size=16).digest()
+        number = self._numbers.get(digest)
+        if number is None:
+            number = self._numbers[digest] = len(self._records)
+            self._records.append(self._spool.append(key))
+            self._prefixes.append(encoded[: self.PREFIX_BYTES])
+        return number
 
     def __len__(self) -> int:
-        return len(self.examples)
+        return len(self._records)
 
     def __getitem__(self, item):
         if isinstance(item, slice):
             return [self[i] for i in range(*item.indices(len(self)))]
-        return normalise(self.examples[item].conversation.answer_text)
+        return self._spool.read(self._records[item])
+
+    def in_order(self, numbers: Iterable[int]) -> list[int]:
+        """`numbers` sorted by their keys (as `sorted` orders strings: UTF-8 bytes sort in code
+        point order): by prefix, then keys sharing a prefix by their whole text."""
+        numbers = np.fromiter(numbers, np.int64)
+        prefixes = np.array([self._prefixes[n] for n in numbers], dtype=f"S{self.PREFIX_BYTES}")
+        order = np.argsort(prefixes, kind="stable")
+        numbers, prefixes = numbers[order].tolist(), prefixes[order]
+        starts = np.flatnonzero(np.r_[True, prefixes[1:] != prefixes[:-1]])
+        ends = np.r_[starts[1:], len(numbers)]
+        for first, last in zip(starts[ends - starts > 1].tolist(), ends[ends - starts > 1].tolist()):
+            numbers[first:last] = sorted(numbers[first:last], key=self.__getitem__)
+        return numbers
+
+
+def _group_prompts(examples: list[Example], keys: PromptKeys, rules: ExportRules) -> None:
+    """Equal prompt keys, and keys whose shingles are near-duplicates, form one prompt group; its
+    id is the hash of its smallest key (stable while that key is in the window)."""
+    numbers = keys.in_order({e.prompt_number for e in examples})
+    texts = _Lazy(lambda i: keys[numbers[i]], len(numbers))
+    roots = near_duplicate_groups(texts, rules.jaccard, rules.num_perm, rules.shingle_words)
+    group_ids: dict[int, str] = {}  # root -> id
+    for n, root in zip(numbers, roots):  # roots are the smallest index
+        if root not in group_ids:
+            group_ids[root] = key_hash(keys[numbers[root]])
+    group_of_number = {n: group_ids[root] for n, root in zip(numbers, roots)}
+    for example in examples:
+        example.group_id = group_of_number[example.prompt_number]
+
+
+class _Lazy(Sequence):
+    """A sequence of `length` texts, each made by `text_of(index)` when asked for."""
+
+    def __init__(self, text_of, length: int):
+        self.text_of, self.length = text_of, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, item):
+        if isinstance(item, slice):
+            return [self.text_of(i) for i in range(*item.indices(self.length))]
+        return self.text_of(item)
 
 
 def _cluster_examples(examples: list[Example], rules: ExportRules) -> None:
@@ -231,7 +285,7 @@ def _cluster_examples(examples: list[Example], rules: ExportRules) -> None:
     del answers
     per_group = Counter(e.group_id for e in firsts)
     shared = [i for i, e in enumerate(firsts) if per_group[e.group_id] > 1]  # only these can be near-duplicates
-    texts = _AnswerTexts([firsts[i] for i in shared])
+    texts = _Lazy(lambda i: normalise(firsts[shared[i]].conversation.answer_text), len(shared))
     group_numbers: dict[str, int] = {}
     buckets = [group_numbers.setdefault(firsts[i].group_id, len(group_numbers)) for i in shared]
     roots = near_duplicate_groups(texts, rules.jaccard, rules.num_perm, rules.shingle_words, buckets=buckets)
