@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trace_assets.langfuse.spans import SPAN_SCHEMA, TRACE_KIND, json_or_text, as_metadata, as_tags, as_text, usage_counts
+from trace_assets.langfuse.spans import SPAN_SCHEMA, TRACE_KIND, as_metadata, as_tags, as_text, json_or_text, usage_counts
 
 # Each span field and its export column names, in records.py's order of preference.
 _NAMES = {
@@ -59,7 +59,7 @@ def spans_from_export(batch: pa.RecordBatch, table: str) -> pa.RecordBatch:
         spans = {
             "trace_id": trace_id,
             "id": trace_id,
-            "type": _constant(TRACE_KIND, n),
+            "type": pa.repeat(TRACE_KIND, n),
             "name": _text(columns, "name", n),
             "parent_observation_id": pa.nulls(n, pa.string()),
             "start_time": _timestamp(columns.get("timestamp"), n),
@@ -113,10 +113,6 @@ def _plain(column: pa.Array) -> pa.Array:
     return column
 
 
-def _constant(value: str, n: int) -> pa.Array:
-    return pa.repeat(value, n)
-
-
 def _first(columns: dict, field: str) -> pa.Array | None:
     """The export column that holds `field`. An export spells each field one way: a batch with
     two spellings raises (ArrowInvalid) and is read row by row."""
@@ -124,11 +120,6 @@ def _first(columns: dict, field: str) -> pa.Array | None:
     if len(found) > 1:
         raise pa.ArrowInvalid(f"{field} in more than one column")
     return found[0] if found else None
-
-
-def _is_text(column: pa.Array) -> bool:
-    return pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
-
 
 
 def _text(columns: dict, field: str, n: int) -> pa.Array:
@@ -141,16 +132,16 @@ def _text(columns: dict, field: str, n: int) -> pa.Array:
             continue
         if pa.types.is_null(column.type):
             continue
-        if not _is_text(column):
-            # Not text in Parquet: the row-wise rules (as_text) apply to each value.
-            column = pa.array([as_text(value) if value not in (None, "") else None for value in column.to_pylist()], pa.large_string())
+        if not _is_text_type(column.type):
+            # Not text in Parquet (numbers as ids?): the caller reads the file row by row.
+            raise pa.ArrowInvalid(f"{name} of type {column.type}")
         column = pc.if_else(pc.equal(column, ""), pa.scalar(None, column.type), column)
         found = column if found is None else pc.coalesce(found, column.cast(found.type))
     return found if found is not None else pa.nulls(n, pa.string())
 
 
 def _without_empty_text(column: pa.Array | None) -> pa.Array | None:
-    if column is None or not _is_text(column):
+    if column is None or not _is_text_type(column.type):
         return column
     return pc.if_else(pc.equal(column, ""), pa.scalar(None, column.type), column)
 
