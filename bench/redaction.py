@@ -1,30 +1,42 @@
-"""Redaction at landing: land_day with TRACE_REDACT_PII on vs off, and our detectors vs
-presidio-analyzer's pattern recognizers on look-alikes, Korean text and speed.
+"""Redaction at landing: land_day with TRACE_REDACT_PII on vs off, the candidate engines
+(Hyperscan, RE2) on the same texts, and our detectors vs presidio-analyzer's pattern recognizers
+on look-alikes, Korean text and speed.
 
     python bench/redaction.py --rows 1000000
+    python bench/redaction.py --rows 2000        (a smoke run: under a minute)
 
 Landing: the day of bench/extraction.py (input ~300 chars, output ~1.5 KB, metadata with three
 ~500-char contexts, four models, 10% without consent) in its own scratch database, with personal
 data added to 5% of the traces (an e-mail and a Korean mobile number in the input, a card
 number in the output); each setting lands the same day in its own process. The comparison
-prints the seconds of both and the share redaction adds (target: <= 30%).
+prints the seconds of both and the share redaction adds (target: <= 30%), with the load average
+around each and the landing process's CPU seconds (the machine is shared: wall seconds depend on
+what else runs, CPU seconds much less). The engines: `redact_landed_batch` on up to 50,000 of the
+day's traces (spread over the day) in this process, in landing's batches of 2,000, CPU seconds a
+million traces, with Hyperscan and with RE2.
 """
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import datetime, timezone
 
 import psycopg
 
 import extraction
 
-extraction.BENCH_DB = "trace_assets_bench_redaction"
-extraction.BENCH_URL = f"postgresql://postgres@127.0.0.1:5432/{extraction.BENCH_DB}"
+
+
+def use_database(rows: int) -> None:
+    """A scratch database per size, so a smoke run never drops a larger run's database."""
+    extraction.BENCH_DB = f"trace_assets_bench_redaction_{rows}"
+    extraction.BENCH_URL = f"postgresql://postgres@127.0.0.1:5432/{extraction.BENCH_DB}"
 
 
 def fill(rows: int) -> None:
@@ -49,19 +61,64 @@ def land(out: str, redact: bool) -> dict:
 def child(setting: str, out: str) -> None:
     import trace_assets.assets.raw_traces  # noqa: F401  (imports are not what is measured)
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     result = land(out, setting == "on")
     result["seconds"] = time.perf_counter() - started
+    # This process's CPU, all threads (the source's prefetch thread too; not PostgreSQL's).
+    result["cpu_seconds"] = time.process_time() - cpu_started
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 
 
-def measure(setting: str) -> dict:
+def measure(setting: str, rows: int) -> dict:
     with tempfile.TemporaryDirectory() as out:
-        run = subprocess.run([sys.executable, __file__, "--child", setting, "--out", out], capture_output=True, text=True)
+        run = subprocess.run(
+            [sys.executable, __file__, "--child", setting, "--out", out, "--rows", str(rows)], capture_output=True, text=True
+        )
     if run.returncode != 0:
         raise RuntimeError(f"landing with redaction {setting} failed:\n{run.stderr[-3000:]}")
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    result["load_after"] = os.getloadavg()[0]
+    return result
+
+
+def compare_engines(limit: int) -> None:
+    """CPU seconds of redact_landed_batch a million traces, Hyperscan vs RE2, on the day's texts
+    in landing's batches (the contexts lifted out of the metadata, as landing does)."""
+    import pyarrow as pa
+
+    from trace_assets.governance import candidate_scan
+    from trace_assets.governance.redaction import redact_landed_batch
+
+    with psycopg.connect(extraction.BENCH_URL) as db:
+        every = max(1, db.execute("SELECT count(*) FROM traces").fetchone()[0] // limit)
+        rows = db.execute(
+            "SELECT input, output, metadata::text FROM traces WHERE latency_ms %% %s = 0 OR %s = 1 ORDER BY timestamp LIMIT %s",
+            (every, every, limit),
+        ).fetchall()
+    schema = pa.schema([("input", pa.large_string()), ("output", pa.large_string()), ("metadata_json", pa.large_string())])
+    batches = [
+        pa.RecordBatch.from_arrays([pa.array([row[i] for row in rows[first : first + 2_000]], pa.large_string()) for i in range(3)], schema=schema)
+        for first in range(0, len(rows), 2_000)
+    ]
+    megabytes = sum(batch.nbytes for batch in batches) / 1e6
+    engines = {"hyperscan": candidate_scan.hyperscan, "re2 (pyarrow)": None}
+    print(f"\nredact_landed_batch on {len(rows):,} of the day's traces ({megabytes:,.0f} MB of text), CPU seconds:")
+    try:
+        for name, module in engines.items():
+            if name == "hyperscan" and module is None:
+                print("  hyperscan         not installed here")
+                continue
+            candidate_scan.hyperscan = module
+            redact_landed_batch(batches[0].slice(0, 10), Counter(), contexts_in_metadata=True)  # compile first
+            counts = Counter()
+            started = time.process_time()
+            for batch in batches:
+                redact_landed_batch(batch, counts, contexts_in_metadata=True)
+            seconds = time.process_time() - started
+            print(f"  {name:<16}{seconds:>7.2f} s = {seconds / len(rows) * 1e6:>5.1f} s a million traces, {megabytes / seconds:>6.0f} MB/s  {dict(counts)}")
+    finally:
+        candidate_scan.hyperscan = engines["hyperscan"]
 
 
 # Personal data (must go) and look-alikes (must stay), the cases of trace_assets_tests/test_redaction.py.
@@ -150,6 +207,7 @@ def main() -> None:
     parser.add_argument("--child")
     parser.add_argument("--out")
     args = parser.parse_args()
+    use_database(args.rows)
     if args.child:
         child(args.child, args.out)
         return
@@ -157,12 +215,19 @@ def main() -> None:
     fill(args.rows)
     with psycopg.connect(extraction.BENCH_URL) as db:
         outputs = [row[0] for row in db.execute("SELECT input || ' ' || output FROM traces LIMIT 2000").fetchall()]
-    off, on = measure("off"), measure("on")
+    load_before = os.getloadavg()[0]
+    off, on = measure("off", args.rows), measure("on", args.rows)
     print(f"\nN = {args.rows:,} traces ({on['rows']:,} landed), redaction counts {on['redactions']}")
-    print(f"  {'TRACE_REDACT_PII':<18}{'seconds':>9}{'rows/s':>11}{'peak RSS MB':>13}")
+    print(f"  {'TRACE_REDACT_PII':<18}{'seconds':>9}{'rows/s':>11}{'CPU seconds':>13}{'peak RSS MB':>13}{'load average after':>20}")
     for name, result in (("off", off), ("on", on)):
-        print(f"  {name:<18}{result['seconds']:>9.1f}{result['rows'] / result['seconds']:>11,.0f}{result['peak_rss_mb']:>13,.0f}")
+        print(
+            f"  {name:<18}{result['seconds']:>9.1f}{result['rows'] / result['seconds']:>11,.0f}"
+            f"{result['cpu_seconds']:>13.1f}{result['peak_rss_mb']:>13,.0f}{result['load_after']:>20.1f}"
+        )
+    print(f"  (1-minute load average before the two landings: {load_before:.1f}, on 2 cores)")
     print(f"  redaction adds {100 * (on['seconds'] / off['seconds'] - 1):.0f}% to landing (target <= 30%)")
+    print(f"  redaction adds {100 * (on['cpu_seconds'] / off['cpu_seconds'] - 1):.0f}% to landing's CPU seconds")
+    compare_engines(min(args.rows, 50_000))
     compare_libraries(outputs)
     with psycopg.connect(extraction.ADMIN_URL, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {extraction.BENCH_DB} WITH (FORCE)")

@@ -205,6 +205,9 @@ def _engines_agree(batch: pa.RecordBatch, monkeypatch, contexts_in_metadata=Fals
 
 def test_hyperscan_and_re2_candidates_redact_random_texts_the_same(monkeypatch):
     texts = _random_texts(3_000, seed=27)
+    # Long texts too, where each detector searches only around its candidates.
+    filler = " 답변은 다음과 같습니다 the answer follows " * 3
+    texts += [filler.join(texts[i : i + 10]) for i in range(0, 3_000, 10)]
     texts[100:110] = [None, "", None, "", "0", "4111111111111111", None, "x", "", "010-1234-5678"]
     documents = [None if text is None else json.dumps({"t": text, "n": [text, 4111111111111111]}, ensure_ascii=i % 2 == 0) for i, text in enumerate(texts)]
     batch = pa.RecordBatch.from_pydict(
@@ -257,7 +260,7 @@ def test_numbers_far_apart_are_redacted_around_their_candidates():
     from trace_assets.governance.candidate_scan import scan_column
     from trace_assets.governance.redaction import redact_text_near
 
-    text = "전화 010-1234-5678 " + "가나다라 " * 200 + "카드 4111 1111 1111 1111 로, 메일 kim@example.com"
+    text = "전화 010-1234-5678 " + "가나다라 " * 400 + "카드 4111 1111 1111 1111 로, 메일 kim@example.com"
     candidates = scan_column(pa.array([text]), as_json=False)
     counts = Counter()
     assert redact_text_near(text, candidates.ends[0], counts) == redact_text(text)

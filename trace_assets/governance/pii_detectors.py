@@ -86,8 +86,12 @@ _NON_DIGIT = re.compile(r"\D")
 _CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[47]|3[5]|3[068]|6[0-9]|50|5[6-8]")
 
 
+# What a card number's separators are made of (its pattern holds nothing else but digits).
+_DROP_SEPARATORS = str.maketrans("", "", " .-\r\n\t")
+
+
 def _card(match: re.Match) -> bool:
-    digits = _NON_DIGIT.sub("", match.group(0))
+    digits = match.group(0).translate(_DROP_SEPARATORS)
     return 13 <= len(digits) <= 19 and bool(_CARD_PREFIX.match(digits)) and luhn_valid(digits)
 
 
