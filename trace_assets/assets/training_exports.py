@@ -157,6 +157,7 @@ def export_window(context, day: date, exports: list[str], rules: ExportRules, la
             files = build_snapshot(export, examples, rules, manifest, contexts)
             folder = snapshot_dir(roots[export], day)
             publish_snapshot(lake.filesystem, folder, files.files)
+            _release_freed_arrow_memory()
             context.log.info(f"{export}: {files.rows_by_split} published to {lake.location(folder)}")
             yield export, _metadata(files, folder, lake, present, missing)
     finally:
@@ -201,6 +202,14 @@ def _read_day(table, snapshot_id: int, day: date) -> Iterator[pa.RecordBatch]:
     scan = table.scan(row_filter=_day_filter(day), selected_fields=tuple(POOL_COLUMNS), snapshot_id=snapshot_id)
     for batch in scan.to_arrow_batch_reader():
         yield batch.select(POOL_COLUMNS)
+    _release_freed_arrow_memory()
+
+
+def _release_freed_arrow_memory() -> None:
+    """Hand the memory Arrow's allocator (mimalloc) keeps after a day's read back to the system:
+    it keeps freed pages for reuse, which over a week's reads grew the process by ~20 MB a day of
+    5,000 traces with nothing alive in them (bench/exports.py)."""
+    pa.default_memory_pool().release_unused()
 
 
 def _contexts(table, snapshot_id: int, examples, spool: TextSpool) -> SpooledValues:
@@ -218,6 +227,7 @@ def _contexts(table, snapshot_id: int, examples, spool: TextSpool) -> SpooledVal
             rows = batch.filter(pc.is_in(batch.column("trace_id"), wanted))
             for trace_id, values in zip(rows.column("trace_id").to_pylist(), rows.column("contexts").to_pylist()):
                 contexts.put(trace_id, values)
+        _release_freed_arrow_memory()
     return contexts
 
 
