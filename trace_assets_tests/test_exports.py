@@ -21,7 +21,8 @@ from trace_assets.exports.kto import TRL_RATIO_HIGH, TRL_RATIO_LOW, desirable_we
 from trace_assets.exports.near_duplicates import near_duplicate_groups
 from trace_assets.exports.prompt_key import jaccard, normalise, shingles
 from trace_assets.exports.rules import ExportRules
-from trace_assets.exports.snapshot import publish_snapshot, read_manifest, snapshot_days
+from trace_assets.exports.formats import ROWS_PER_PART
+from trace_assets.exports.snapshot import ParquetParts, publish_snapshot, read_manifest, snapshot_days
 from trace_assets.exports.verify import bad_pair_sides, groups_in_both_splits, margin_violations, misaligned_jsonl
 from trace_assets.labeled_table import LABELED_SCHEMA
 from trace_assets.resources.export_settings import ExportSettings
@@ -177,6 +178,32 @@ def test_no_prompt_group_lands_in_both_splits_and_files_are_consistent(tmp_path)
                 assert set(json.loads(line)) == {"input", "preferred_output", "non_preferred_output"}
 
 
+def test_a_file_longer_than_a_part_is_written_part_by_part_in_order_with_its_jsonl_aligned(tmp_path):
+    rng = random.Random(5)
+    words = ["".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=rng.randint(3, 8))) for _ in range(5_000)]
+
+    def text(length: int) -> str:
+        return " ".join(rng.choices(words, k=length))
+
+    questions = [text(12) + "?" for _ in range(ROWS_PER_PART + 300)]  # distinct prompts: one pair each
+    rows = [labeled(DAY, model, q, text(20), reward) for q in questions for model, reward in (("model-a", 0.9), ("model-b", 0.2))]
+    pool = pool_of(rows, ExportRules(test_fraction=0.0))
+    examples, _ = pool.published(set())
+    snapshot = build_snapshot(DPO, examples, ExportRules(test_fraction=0.0), manifest_base(), {})
+    folder = tmp_path / "dpo"
+    publish_snapshot(pafs.LocalFileSystem(), str(folder), snapshot.files)
+    parquet = pq.ParquetFile(folder / "conversational_train.parquet")
+    assert parquet.metadata.num_row_groups == 2 and parquet.metadata.num_rows == len(questions)
+    table = parquet.read()
+    lines = [json.loads(line) for line in (folder / "conversational_train.jsonl").read_text().splitlines()]
+    assert [line["preferred_output"][0]["content"] for line in lines] == [c[0]["content"] for c in table.column("chosen").to_pylist()]
+    assert table.column("prompt_group").to_pylist() == sorted(table.column("prompt_group").to_pylist())
+    assert read_manifest(pafs.LocalFileSystem(), str(folder))["splits"] == {"train": len(questions), "test": 0}
+    card = (folder / "README.md").read_text()
+    assert f"num_examples: {len(questions)}" in card
+    pool.close()
+
+
 def test_the_checks_find_what_a_broken_export_would_publish():
     leaking = {
         "train.parquet": pa.table({"prompt": ["What is EKS?"], "prompt_group": ["g1"]}),
@@ -297,6 +324,16 @@ def test_a_snapshot_is_replaced_whole_and_a_failed_write_leaves_the_old_one(wher
         publish_snapshot(fs, folder, broken)
     assert read_manifest(fs, folder) == {"v": 1}
     assert pq.read_table(f"{folder}/old.parquet", filesystem=fs).num_rows == 1
+    schema = pa.schema([("trace_ids", pa.list_(pa.string()))])
+
+    def dies_in_the_middle():  # a file written a part at a time whose run dies after its first part
+        yield pa.table({"trace_ids": [["d"]]}, schema=schema)
+        raise MemoryError("the run pod ran out of memory")
+
+    with pytest.raises(MemoryError):
+        publish_snapshot(fs, folder, {"train.parquet": ParquetParts(schema, dies_in_the_middle), "manifest.json": {"v": 2}})
+    assert read_manifest(fs, folder) == {"v": 1}
+    assert pq.read_table(f"{folder}/train.parquet", filesystem=fs).column("trace_ids").to_pylist() == [["a"]]
     publish_snapshot(fs, folder, {"train.parquet": pa.table({"trace_ids": [["c"]]}), "manifest.json": {"v": 3}})
     names = {info.base_name for info in fs.get_file_info(pafs.FileSelector(folder))}
     assert names == {"train.parquet", "manifest.json"} and read_manifest(fs, folder) == {"v": 3}
