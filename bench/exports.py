@@ -5,6 +5,7 @@ grouping against the naive all-pairs comparison on a sample of prompts (recall o
 Jaccard >= 0.8); and the character token estimate against Qwen's tokenizer.
 
     python bench/exports.py --traces-per-day 50000 --days 7 --sample 5000
+    python bench/exports.py --traces-per-day 200 --days 2 --sample 200      # a smoke run, ~40 s
 """
 
 import argparse
@@ -109,7 +110,7 @@ def run_export(folder: str, days: int, queue) -> None:
     import dagster as dg
 
     from trace_assets.assets.training_exports import build_export_assets
-    from trace_assets.exports import example_pool
+    from trace_assets.exports import example_pool, text_spool
     from trace_assets.labeled_table import LABELED_TABLE
     from trace_assets.resources.export_settings import ExportSettings
     from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
@@ -127,6 +128,15 @@ def run_export(folder: str, days: int, queue) -> None:
                 spent["near_duplicates"] += time.perf_counter() - started
 
         setattr(example_pool, name, timed)
+
+    spent["spool_bytes"] = 0
+    close = text_spool.TextSpool.close
+
+    def close_counting(spool):  # the local disk the conversations took
+        spent["spool_bytes"] = max(spent["spool_bytes"], spool._size)
+        close(spool)
+
+    text_spool.TextSpool.close = close_counting
 
     warehouse = IcebergWarehouse(local_fallback_dir=f"{folder}/lake/iceberg")
     snapshot = warehouse.catalog().load_table(LABELED_TABLE).current_snapshot().snapshot_id
@@ -152,7 +162,7 @@ def run_export(folder: str, days: int, queue) -> None:
         counts[materialization.asset_key.to_user_string()] = materialization.metadata["counts"].value
     queue.put({
         "seconds": seconds, "cpu_seconds": cpu_seconds, "near_duplicate_seconds": spent["near_duplicates"],
-        "rss_before_mb": before, "peak_rss_mb": peak_rss_mb(), "counts": counts,
+        "rss_before_mb": before, "peak_rss_mb": peak_rss_mb(), "counts": counts, "spool_mb": spent["spool_bytes"] / 2**20,
     })
 
 
@@ -224,6 +234,7 @@ def main() -> None:
     print(f"  seconds:           {figures['seconds']:.1f} wall, {figures['cpu_seconds']:.1f} CPU")
     print(f"  MinHash/LSH share: {figures['near_duplicate_seconds']:.1f} s wall ({figures['near_duplicate_seconds'] / figures['seconds']:.0%})")
     print(f"  peak RSS:          {figures['peak_rss_mb']:.0f} MB (after imports and setup: {figures['rss_before_mb']:.0f} MB)")
+    print(f"  local disk:        {figures['spool_mb']:.0f} MB of spooled texts (TMPDIR), deleted at the end")
     for name, counts in figures["counts"].items():
         print(f"  {name}: {counts}")
     figures = recall(args.sample)
