@@ -83,12 +83,10 @@ def labeled_dataset(
         for day in days_in(window)
         for batch in scan_batches(trace_lake.read_day(LABELED_PREFIX, LABELED_LAKE_TABLE, day), LABELED_SCHEMA.names)
     )
-    table = iceberg.ensure_table(LABELED_TABLE, LABELED_ICEBERG_SCHEMA, BY_DAY, {})
-    commit = iceberg.replace_window(table, "timestamp", window.start, window.end, LABELED_SCHEMA, lake_batches)
-
+    # What the metadata says of the rows, worked out before the commit: the commit then holds
+    # nothing of the window but the chunk it writes.
     dataset = labeler.summary()  # model, final_reward, preference, final_reward_note of every row
     bands = value_counts(dataset, "preference")
-    unlabeled = value_counts(dataset.filter(pc.is_null(dataset["final_reward"])), "final_reward_note")
     best, worst = labeler.best_and_worst()
     # The Langfuse sources record each trace's page in Langfuse: the examples link to it.
     example_ids = [row["trace_id"] for row in best + worst]
@@ -97,27 +95,31 @@ def labeled_dataset(
         if "metadata_json" in iceberg_table.column_names else pa.table({"id": pa.array([], pa.string())})
     )
     trace_urls = trace_urls_in_metadata(metadata_json, example_ids, TRACE_URL_KEY)
-    return dg.MaterializeResult(
-        metadata={
-            "window": window_text(window),
-            "dagster/row_count": dataset.num_rows,
-            "preferred": bands.get("preferred", 0),
-            "neutral": bands.get("neutral", 0),
-            "dispreferred": bands.get("dispreferred", 0),
-            "without_final_reward": dg.MetadataValue.json(unlabeled),
-            "final_reward_distribution": score_distribution(dataset.column("final_reward").to_pylist()),
-            "reward_picture": dg.MetadataValue.md(
-                markdown_image(reward_picture_png(dataset, _days_text(window)), "final_reward histogram and rewards by model")
-            ),
-            "rewards_by_model": dg.MetadataValue.json(rewards_by_model(dataset)),
-            "best_examples": dg.MetadataValue.md(examples_markdown(best, trace_urls)),
-            "worst_examples": dg.MetadataValue.md(examples_markdown(worst, trace_urls)),
-            "weights": dg.MetadataValue.json({"ragas": config.ragas_weight, "judge": config.judge_weight}),
-            "files_written": sum(len(day.paths) for day in files),
-            "location": dg.MetadataValue.path(trace_lake.location(f"{trace_lake.root}/{LABELED_PREFIX}")),
-            "snapshot_id": str(commit.snapshot_id),
-        }
-    )
+    metadata = {
+        "window": window_text(window),
+        "dagster/row_count": dataset.num_rows,
+        "preferred": bands.get("preferred", 0),
+        "neutral": bands.get("neutral", 0),
+        "dispreferred": bands.get("dispreferred", 0),
+        "without_final_reward": dg.MetadataValue.json(
+            value_counts(dataset.filter(pc.is_null(dataset["final_reward"])), "final_reward_note")
+        ),
+        "final_reward_distribution": score_distribution(dataset.column("final_reward").to_pylist()),
+        "reward_picture": dg.MetadataValue.md(
+            markdown_image(reward_picture_png(dataset, _days_text(window)), "final_reward histogram and rewards by model")
+        ),
+        "rewards_by_model": dg.MetadataValue.json(rewards_by_model(dataset)),
+        "best_examples": dg.MetadataValue.md(examples_markdown(best, trace_urls)),
+        "worst_examples": dg.MetadataValue.md(examples_markdown(worst, trace_urls)),
+        "weights": dg.MetadataValue.json({"ragas": config.ragas_weight, "judge": config.judge_weight}),
+        "files_written": sum(len(day.paths) for day in files),
+        "location": dg.MetadataValue.path(trace_lake.location(f"{trace_lake.root}/{LABELED_PREFIX}")),
+    }
+    del dataset, labeler
+
+    table = iceberg.ensure_table(LABELED_TABLE, LABELED_ICEBERG_SCHEMA, BY_DAY, {})
+    commit = iceberg.replace_window(table, "timestamp", window.start, window.end, LABELED_SCHEMA, lake_batches)
+    return dg.MaterializeResult(metadata={**metadata, "snapshot_id": str(commit.snapshot_id)})
 
 
 def label_traces(traces: pa.Table, judge_scores: pa.Table, ragas_scores: pa.Table, weights: RewardWeights) -> pa.Table:
@@ -157,7 +159,7 @@ class Labeler:
                 if batch.num_rows == 0:
                     continue
                 labeled = self._label(batch, has_messages, judged, measured)
-                self._summaries.append(labeled.select(SUMMARY_COLUMNS))
+                self._summaries.append(_compact(labeled.select(SUMMARY_COLUMNS)))
                 best, worst = best_and_worst(pa.Table.from_batches([labeled]))
                 if best:
                     self._examples.append(pa.Table.from_pylist(best + worst, schema=_select(LABELED_SCHEMA, EXAMPLE_COLUMNS)))
@@ -166,7 +168,11 @@ class Labeler:
 
     def summary(self) -> pa.Table:
         """SUMMARY_COLUMNS of every row labeled so far."""
-        return pa.Table.from_batches(self._summaries, schema=_select(LABELED_SCHEMA, SUMMARY_COLUMNS))
+        schema = _select(LABELED_SCHEMA, SUMMARY_COLUMNS)
+        if not self._summaries:
+            return schema.empty_table()
+        compact = pa.Table.from_batches(self._summaries)
+        return pa.Table.from_arrays([_as(compact.column(name), schema.field(name).type) for name in schema.names], schema=schema)
 
     def best_and_worst(self) -> tuple[list[dict], list[dict]]:
         if not self._examples:
@@ -217,6 +223,15 @@ class Labeler:
         )
 
 
+def _compact(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The batch with its string columns dictionary-encoded (model names, bands, notes repeat)."""
+    return pa.RecordBatch.from_arrays(
+        [column.dictionary_encode() if pa.types.is_string(column.type) or pa.types.is_large_string(column.type) else column
+         for column in batch.columns],
+        names=batch.schema.names,
+    )
+
+
 def _score_column(rows: pa.Table | None, name: str, n: int):
     return rows.column(name) if rows is not None else pa.nulls(n)
 
@@ -227,12 +242,13 @@ def _error_column(rows: pa.Table | None, found: np.ndarray, missing: str) -> pa.
     return pc.if_else(pa.array(found), errors, pa.scalar(missing, errors.type if errors.type != pa.null() else pa.string()))
 
 
-def _as(array, target: pa.DataType):
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    if pa.types.is_dictionary(array.type):
-        array = array.dictionary_decode()
-    return array.cast(target)
+def _as(array, target: pa.DataType) -> pa.Array:
+    """`array` (chunked or not, dictionary-encoded or not) as one array of `target`."""
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    decoded = [chunk.dictionary_decode() if pa.types.is_dictionary(chunk.type) else chunk for chunk in chunks]
+    if not decoded:
+        return pa.array([], target)
+    return pa.concat_arrays([chunk.cast(target) for chunk in decoded])
 
 
 def _select(schema: pa.Schema, columns: list[str]) -> pa.Schema:
