@@ -37,6 +37,7 @@ POOL_COLUMNS = [
     "judge_model", "judge_prompt_version", "ragas_scorer_version",
 ]
 EMPTY_ANSWER = key_hash("")
+ROWS_AT_A_TIME = 10_000
 MESSAGE_KEY_BITS = 3  # message_key_bits uses the low 3 bits: the prompt's, then the answer's above them
 
 
@@ -126,9 +127,10 @@ def build_pool(
     pool = ExamplePool(examples=[], spool=TextSpool(spool_dir))
     reading = _Reading(window_days, rules, pool)
     for part in [labeled] if isinstance(labeled, (pa.Table, pa.RecordBatch)) else labeled:
-        batches = [part] if isinstance(part, pa.RecordBatch) else part.select(POOL_COLUMNS).to_batches(max_chunksize=10_000)
-        for batch in batches:
-            for row in batch.select(POOL_COLUMNS).to_pylist():
+        part = part.select(POOL_COLUMNS)
+        # rows become Python values 10,000 at a time (a reader's batch can be a whole day)
+        for start in range(0, part.num_rows, ROWS_AT_A_TIME):
+            for row in part.slice(start, ROWS_AT_A_TIME).to_pylist():
                 example = reading.example(row)
                 if example is not None:
                     pool.examples.append(example)

@@ -137,7 +137,7 @@ def _link(members: np.ndarray, texts, threshold: float, shingle_words: int, grou
         if item not in cache:
             if len(cache) > 50_000:
                 cache.clear()
-            cache[item] = shingles(texts[item], shingle_words)
+            cache[item] = shingles(texts[item], shingle_words).astype(np.uint32)  # 32-bit values: half the memory
         sets.append(cache[item])
     for position, item in enumerate(members.tolist()):
         for earlier in range(max(0, position - MAX_COMPARED_IN_A_BUCKET), position):
