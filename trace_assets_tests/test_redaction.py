@@ -265,3 +265,17 @@ def test_numbers_far_apart_are_redacted_around_their_candidates():
     counts = Counter()
     assert redact_text_near(text, candidates.ends[0], counts) == redact_text(text)
     assert counts == Counter({"PHONE": 1, "CARD": 1, "EMAIL": 1})
+
+
+def test_a_database_loaded_from_the_cache_finds_what_a_compiled_one_does(monkeypatch, tmp_path):
+    from trace_assets.governance import candidate_scan
+
+    monkeypatch.setattr(candidate_scan.tempfile, "gettempdir", lambda: str(tmp_path))
+    column = pa.array([text for text, _ in PII] + LOOK_ALIKES)
+    found = []
+    for _ in range(2):  # compiled and written, then read back
+        monkeypatch.setattr(candidate_scan, "_databases", {})
+        monkeypatch.setattr(candidate_scan, "_local", candidate_scan.threading.local())
+        found.append(candidate_scan.scan_column(column, as_json=False))
+    assert len(list(tmp_path.glob("trace_assets-hyperscan-*/*.hsdb"))) == 1
+    assert found[0] == found[1] and set(range(len(PII))) <= set(found[0].rows)

@@ -16,9 +16,15 @@ Where Hyperscan is not installed (it ships wheels for x86-64 Linux and macOS onl
 is false and redaction falls back to RE2 through pyarrow (redaction.py).
 """
 
+import hashlib
+import os
+import platform
 import re
+import tempfile
 import threading
+import unicodedata
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -77,14 +83,46 @@ def _other_digits_pattern() -> bytes:
 
 def _database(as_json: bool):
     if as_json not in _databases:
-        patterns = [(detector.trigger if as_json else detector.text_scan).encode() for detector in DETECTORS]
-        patterns.append(_other_digits_pattern())
-        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        database.compile(
-            expressions=patterns, ids=list(range(len(patterns))), elements=len(patterns), flags=[0] * len(patterns)
-        )
-        _databases[as_json] = database
+        _databases[as_json] = _load_or_compile([(detector.trigger if as_json else detector.text_scan).encode() for detector in DETECTORS])
     return _databases[as_json]
+
+
+def _cache_folder() -> Path | None:
+    """This user's folder for compiled databases (None: none usable). Compiling both takes
+    0.2-0.4 s and every day lands in a process of its own; loading takes microseconds."""
+    folder = Path(tempfile.gettempdir()) / f"trace_assets-hyperscan-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        info = folder.stat()
+    except OSError:
+        return None
+    # Only a folder of ours that nobody else can write to: a database is machine code's input.
+    return folder if info.st_uid == os.getuid() and not info.st_mode & 0o022 else None
+
+
+def _load_or_compile(patterns: list[bytes]):
+    """A database of `patterns` and, last, the digits other than 0-9 (which follow Python's
+    Unicode tables, hence their version in the key)."""
+    versions = [hyperscan.__version__, platform.machine(), unicodedata.unidata_version]
+    key = hashlib.sha256(b"\0".join([*(version.encode() for version in versions), *patterns])).hexdigest()
+    folder = _cache_folder()
+    path = folder / f"{key[:32]}.hsdb" if folder is not None else None
+    if path is not None and path.exists():
+        try:
+            return hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
+        except (OSError, hyperscan.error):
+            pass  # unreadable, or built for another CPU: compile it again
+    patterns = [*patterns, _other_digits_pattern()]
+    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    database.compile(expressions=patterns, ids=list(range(len(patterns))), elements=len(patterns), flags=[0] * len(patterns))
+    if path is not None:
+        try:
+            partial = path.with_name(f"{path.name}.{os.getpid()}")
+            partial.write_bytes(hyperscan.dumpb(database))
+            partial.replace(path)
+        except OSError:
+            pass  # a full or read-only disk: compiled again next time
+    return database
 
 
 def _scratch(as_json: bool):
