@@ -136,7 +136,7 @@ def test_several_rows_per_append_chunks_are_one_commit(tmp_path):
     commits_before = len(table.metadata.metadata_log)
     commit = warehouse.replace_window(table, "timestamp", DAY, DAY + timedelta(days=1), LANDED_TRACE_SCHEMA,
                                       day_of_traces(DAY, 5, "v1"))
-    assert (commit.rows, commit.data_files) == (5, 3), "5 rows in chunks of 2 are three data files"
+    assert (commit.rows, commit.data_files) == (5, 1), "5 rows of one partition in chunks of 2: one data file"
     assert len(table.metadata.metadata_log) == commits_before + 1, "one commit (one new metadata file)"
     assert table.current_snapshot().snapshot_id == commit.snapshot_id
     assert table.scan().to_arrow().num_rows == 5
@@ -147,13 +147,20 @@ def test_several_rows_per_append_chunks_are_one_commit(tmp_path):
     assert sorted(table.scan().to_arrow().column("id").to_pylist()) == [f"v2-{i}" for i in range(5)]
 
 
-def test_chunks_are_cut_by_bytes_too(tmp_path):
+def test_chunks_are_cut_by_bytes_and_data_files_roll_over_at_the_table_s_target_size(tmp_path):
     warehouse = IcebergWarehouse(local_fallback_dir=str(tmp_path), bytes_per_append=1)
     table = warehouse.ensure_table(TRACES_TABLE, TRACES_ICEBERG_SCHEMA, TRACES_PARTITION_SPEC, {})
     commit = warehouse.replace_window(table, "timestamp", DAY, DAY + timedelta(days=1), LANDED_TRACE_SCHEMA,
                                       day_of_traces(DAY, 4, "v1"))
-    assert (commit.rows, commit.data_files) == (4, 4), "every batch is over a byte: one data file each"
-    assert sorted(table.scan().to_arrow().column("id").to_pylist()) == [f"v1-{i}" for i in range(4)]
+    assert (commit.rows, commit.data_files) == (4, 1), "four one-row chunks of one partition: one data file"
+    with table.transaction() as transaction:
+        transaction.set_properties({"write.target-file-size-bytes": "1"})
+    commit = warehouse.replace_window(table, "timestamp", DAY, DAY + timedelta(days=1), LANDED_TRACE_SCHEMA,
+                                      day_of_traces(DAY, 4, "v2"))
+    assert (commit.rows, commit.data_files) == (4, 4), "every chunk is over the target size: a data file each"
+    assert sorted(table.scan().to_arrow().column("id").to_pylist()) == [f"v2-{i}" for i in range(4)]
+    data_files = [task.file for task in table.scan().plan_files()]
+    assert sum(f.record_count for f in data_files) == 4 and {f.partition[1] for f in data_files} == {"glm-5-32b"}
 
 
 def test_a_window_whose_batches_fail_midway_leaves_the_table_as_it_was(tmp_path):

@@ -1,7 +1,6 @@
 """IcebergWarehouse: the Iceberg catalog, through pyiceberg's own configuration."""
 
 import contextlib
-import itertools
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -14,11 +13,12 @@ from pydantic import Field
 from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.expressions import And, BooleanExpression, EqualTo, GreaterThanOrEqual, In, LessThan
-from pyiceberg.io.pyarrow import _dataframe_to_data_files
 from pyiceberg.partitioning import PartitionSpec
 from pyiceberg.schema import Schema, index_by_name
 from pyiceberg.table import Table
 from pyiceberg.utils.config import Config
+
+from trace_assets.resources.iceberg_data_files import PartitionedFileWriter
 
 
 class MissingCatalogError(RuntimeError):
@@ -50,12 +50,12 @@ class IcebergWarehouse(dg.ConfigurableResource):
         default=250_000, gt=0, description="Rows written per data-file batch inside one commit: bounds memory."
     )
     bytes_per_append: int = Field(
-        default=16 << 20,
+        default=8 << 20,
         gt=0,
-        description="Arrow bytes written per data-file batch inside one commit: bounds memory (a step holds about "
-        "ten times this: pyiceberg's partition split and its Parquet writer) and makes data files of about this "
-        "size before compression. 16 MB keeps iceberg_table within 512 MB (BENCHMARKS.md); raise it for larger "
-        "files on a larger pod, or compact the table.",
+        description="Arrow bytes handed to the data-file writers at a time inside one commit: bounds memory (a step "
+        "holds a few times this) and is the Parquet row-group size. Data files roll over at the table's "
+        "write.target-file-size-bytes (Arrow bytes, pyiceberg's default 512 MB), whatever this is. 8 MB keeps "
+        "iceberg_table within 512 MB at a million traces a day (BENCHMARKS.md).",
     )
 
     def catalog(self) -> Catalog:
@@ -98,21 +98,13 @@ class IcebergWarehouse(dg.ConfigurableResource):
         commit); batches may omit fields of the table, which read back as null."""
         before = set(index_by_name(table.schema()))
         rows = files = 0
-        with table.transaction() as transaction, contextlib.ExitStack() as appending:
+        with table.transaction() as transaction:
             target = _evolve_and_delete(transaction, arrow_schema, _window_filter(column, start, end))
-            append, file_numbers = None, itertools.count(0)
-            for chunk in _chunks(batches, self.rows_per_append, self.bytes_per_append):
-                if append is None:
-                    # One snapshot for all the chunks. pyiceberg's own Transaction.append takes a
-                    # whole table (and a snapshot per call): the same writer, fed a chunk at a time.
-                    append = appending.enter_context(transaction.update_snapshot().fast_append())
-                rows += chunk.num_rows
-                for data_file in _dataframe_to_data_files(
-                    transaction.table_metadata, conform(chunk, target), table.io, append.commit_uuid, file_numbers
-                ):
-                    append.append_data_file(data_file)
-                    files += 1
-                del chunk  # before the next chunk is gathered: one chunk in memory at a time
+            for chunk_rows, chunk_files in _append_chunks(
+                transaction, table, (conform(chunk, target) for chunk in _chunks(batches, self.rows_per_append, self.bytes_per_append))
+            ):
+                rows += chunk_rows
+                files += chunk_files
         table.refresh()
         added = sorted(set(index_by_name(table.schema())) - before)
         return WindowCommit(table.current_snapshot().snapshot_id, rows, files, added)
@@ -157,6 +149,32 @@ def _evolve_and_delete(transaction, arrow_schema: pa.Schema, rows_to_delete: Boo
         warnings.filterwarnings("ignore", message="Delete operation did not match any records")
         transaction.delete(rows_to_delete)
     return transaction.table_metadata.schema().as_arrow()
+
+
+def _append_chunks(transaction, table: Table, chunks: Iterable[pa.Table]) -> Iterator[tuple[int, int]]:
+    """In `transaction`, one append snapshot of every chunk's rows (none when there are no
+    chunks), written through PartitionedFileWriter; yields (rows, data files closed) per chunk."""
+    with contextlib.ExitStack() as appending:
+        append = data_files = None
+        try:
+            for chunk in chunks:
+                if append is None:
+                    append = appending.enter_context(transaction.update_snapshot().fast_append())
+                    data_files = PartitionedFileWriter(transaction.table_metadata, table.io, append.commit_uuid)
+                closed = data_files.write(chunk)
+                for data_file in closed:
+                    append.append_data_file(data_file)
+                yield chunk.num_rows, len(closed)
+                del chunk  # before the next chunk is gathered: one chunk in memory at a time
+            if data_files is not None:
+                closed = data_files.close()
+                for data_file in closed:
+                    append.append_data_file(data_file)
+                yield 0, len(closed)
+        except BaseException:
+            if data_files is not None:
+                data_files.abort()
+            raise
 
 
 def _window_filter(column: str, start: datetime, end: datetime) -> BooleanExpression:
