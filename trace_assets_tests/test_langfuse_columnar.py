@@ -116,7 +116,9 @@ def edge_trace(number: int, rng: random.Random) -> list[dict]:
     if variant == 11:
         root["output"] = None
     if variant == 12:
-        root["input"] = dumps(chat)
+        # Chat messages on the root; every other time without a user message (the question is
+        # then the generation's).
+        root["input"] = dumps(chat if number % 44 == 12 else chat[:1])
     generation = {
         **base, "trace_id": trace_id, "id": f"{trace_id}-gen", "type": "GENERATION", "name": "ChatOpenAI",
         "parent_observation_id": root["id"], "start_time": started + timedelta(milliseconds=40),

@@ -155,14 +155,15 @@ def assemble_columns(table: pa.Table, rules: AssemblyRules, trace_url_prefix: st
     generation_input, generation_output = at("input", generation), at("output", generation)
     question, known = _question_of(root_input)
     handled &= known
-    # The generation's input and output count only where the root has none.
-    from_generation, known = _where(~_flags(root_input.is_valid()), _question_of, generation_input)
+    # The generation's input and output count only where the root's give no text (no input, or
+    # chat messages without a user message).
+    from_generation, known = _where(~_flags(question.is_valid()), _question_of, generation_input)
     question = pc.coalesce(question, from_generation)
     handled &= known
     answer, known = _text_of(root_output, (_JSON_STRING, _ANSWER_OBJECT, _ASSISTANT_MESSAGE))
     handled &= known
     from_generation, known = _where(
-        ~_flags(root_output.is_valid()), _text_of, generation_output, (_JSON_STRING, _ANSWER_OBJECT, _ASSISTANT_MESSAGE)
+        ~_flags(answer.is_valid()), _text_of, generation_output, (_JSON_STRING, _ANSWER_OBJECT, _ASSISTANT_MESSAGE)
     )
     answer = pc.coalesce(answer, from_generation)
     handled &= known
