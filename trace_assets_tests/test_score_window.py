@@ -102,3 +102,32 @@ def test_a_run_that_dies_mid_day_keeps_its_scored_chunks_and_the_rerun_scores_on
     stored = iceberg.read_window(JUDGE_SCORES.identifier, "timestamp", window.start, window.end)
     assert sorted(stored.column("trace_id").to_pylist()) == [f"t{i}" for i in range(8)], "one row per trace"
     assert set(stored.column("prompt_version").to_pylist()) == {"v1"}
+
+
+def test_a_first_run_that_dies_mid_day_keeps_its_appended_chunks(tmp_path):
+    """Traces never scored before: their chunks are appended (no delete by key), and kept all the same."""
+    iceberg = IcebergWarehouse(local_fallback_dir=str(tmp_path))
+    window = dg.TimeWindow(DAY, DAY + timedelta(days=1))
+    day = traces(8)
+    log = dg.get_dagster_logger()
+    calls = []
+
+    def dies_on_the_third_chunk(day_traces, on_progress):
+        calls.append([t["id"] for t in day_traces])
+        if len(calls) == 3:
+            raise MemoryError("the run pod was OOM-killed")
+        return judge_by_length(day_traces, on_progress)
+
+    with pytest.raises(MemoryError):
+        score_window(plan_window(iceberg, JUDGE_SCORES, window, day, IDENTITY, log), JUDGE_SCORES, dies_on_the_third_chunk,
+                     lambda *_: None, checkpoint_rows(iceberg, JUDGE_SCORES, window), chunk_size=3)
+    kept = iceberg.read_window(JUDGE_SCORES.identifier, "timestamp", window.start, window.end)
+    assert sorted(kept.column("trace_id").to_pylist()) == [f"t{i}" for i in range(6)]
+
+    calls.clear()
+    rerun = plan_window(iceberg, JUDGE_SCORES, window, day, IDENTITY, log)
+    store_window(iceberg, JUDGE_SCORES, window, score_window(rerun, JUDGE_SCORES, dies_on_the_third_chunk, lambda *_: None,
+                                                             checkpoint_rows(iceberg, JUDGE_SCORES, window), chunk_size=3))
+    assert calls == [["t6", "t7"]]
+    stored = iceberg.read_window(JUDGE_SCORES.identifier, "timestamp", window.start, window.end)
+    assert sorted(stored.column("trace_id").to_pylist()) == [f"t{i}" for i in range(8)], "one row per trace"

@@ -117,12 +117,13 @@ def score_window(
     table: ScoreTable,
     score_chunk: ChunkScorer,
     progress: Callable[[int, int], None],
-    checkpoint: Callable[[pa.Table], None] | None = None,
+    checkpoint: Callable[[pa.Table, bool], None] | None = None,
     chunk_size: int = TRACES_PER_CHUNK,
 ) -> ScoredWindow:
     """Scores the plan's fresh traces a chunk at a time; the new rows join the reused ones.
-    `checkpoint(rows)` stores every chunk's rows but the last as soon as it is scored, so a run
-    that dies in the middle of a day keeps them: the rerun reuses them and scores the rest."""
+    `checkpoint(rows, replaces)` stores every chunk's rows but the last as soon as it is scored, so a
+    run that dies in the middle of a day keeps them: the rerun reuses them and scores the rest
+    (`replaces`: some of the chunk's traces have a stored row, which the checkpoint replaces)."""
     started = time.monotonic()
     scored = ScoredWindow(plan, table.arrow_schema)
     for chunk_start, traces in zip(range(0, plan.fresh, chunk_size), plan.fresh_traces(chunk_size)):
@@ -133,7 +134,8 @@ def score_window(
         del traces, scores
         scored.stage(rows)
         if checkpoint is not None and chunk_start + chunk_size < plan.fresh:
-            checkpoint(pa.Table.from_batches([rows]))
+            chunk = pa.Table.from_batches([rows])
+            checkpoint(chunk, plan.has_stored_rows(chunk.column("trace_id").to_pylist()))
     scored.seconds = time.monotonic() - started
     return scored
 
@@ -157,12 +159,19 @@ def store_window(
     return iceberg.replace_window(iceberg_table, "timestamp", window.start, window.end, table.arrow_schema, batches)
 
 
-def checkpoint_rows(iceberg: IcebergWarehouse, table: ScoreTable, window: dg.TimeWindow) -> Callable[[pa.Table], None]:
-    """Stores a chunk's score rows in place of the window's rows of the same traces (one commit)."""
+def checkpoint_rows(
+    iceberg: IcebergWarehouse, table: ScoreTable, window: dg.TimeWindow
+) -> Callable[[pa.Table, bool], None]:
+    """Stores a chunk's score rows in place of the window's rows of the same traces (one commit).
+    A chunk none of whose traces has a stored row is appended: a delete by key makes pyiceberg read
+    (and hold) every data file of the window whole, and a window's score rows can be one file."""
     iceberg_table = iceberg.ensure_table(table.identifier, table.iceberg_schema, BY_DAY, {})
 
-    def store(rows: pa.Table) -> None:
-        iceberg.replace_rows(iceberg_table, "timestamp", window.start, window.end, "trace_id", table.arrow_schema, rows)
+    def store(rows: pa.Table, replaces: bool = True) -> None:
+        if replaces:
+            iceberg.replace_rows(iceberg_table, "timestamp", window.start, window.end, "trace_id", table.arrow_schema, rows)
+        else:
+            iceberg_table.append(conform(rows, iceberg_table.schema().as_arrow()))
 
     return store
 

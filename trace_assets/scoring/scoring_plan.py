@@ -34,6 +34,11 @@ class ScoringPlan:
     stored: RowWindow | None
     reused_keys: np.ndarray  # sorted fingerprints of the (trace_id, content_hash) keys kept
     identity: dict[str, str]  # what scored the stored rows that are kept
+    stored_ids: np.ndarray  # sorted fingerprints of the trace ids with a stored row (any)
+
+    def has_stored_rows(self, trace_ids: list[str]) -> bool:
+        """Whether any of `trace_ids` has a row in the stored scores (as planned)."""
+        return bool(members(self.stored_ids, fingerprints(trace_ids)).any())
 
     @property
     def reused(self) -> int:
@@ -118,7 +123,7 @@ def plan_scoring(
     ids_array = np.concatenate(ids) if ids else np.array([], dtype=KEY_DTYPE)
     keys_array = np.concatenate(keys) if keys else np.array([], dtype=KEY_DTYPE)
     del ids, keys
-    stored_keys = _reusable_keys(stored, identity)
+    stored_keys, stored_ids = _stored_keys(stored, identity)
     is_fresh = ~members(stored_keys, keys_array)
     fresh_ids = np.unique(ids_array[is_fresh])
     # a trace id scored anew keeps no stored row, even for another trace of the same id
@@ -130,20 +135,24 @@ def plan_scoring(
         fresh_ids=fresh_ids,
         stored=stored,
         reused_keys=np.unique(keys_array[kept]),
+        stored_ids=stored_ids,
         identity=identity,
     )
 
 
-def _reusable_keys(stored: RowWindow | None, identity: dict[str, str]) -> np.ndarray:
-    """Sorted, unique keys of the stored rows scored by `identity` without error."""
+def _stored_keys(stored: RowWindow | None, identity: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted, unique keys of the stored rows scored by `identity` without error, and sorted,
+    unique fingerprints of every stored row's trace id."""
+    empty = np.array([], dtype=KEY_DTYPE)
     if stored is None:
-        return np.array([], dtype=KEY_DTYPE)
+        return empty, empty
     columns = [*STORED_KEY_COLUMNS, *(c for c in identity if c in stored.column_names)]
-    keys = []
+    keys, ids = [], []
     for batch in stored.batches(columns, rows_per_batch=STORED_ROWS_AT_ONCE):
+        ids.append(np.unique(fingerprints(batch.column("trace_id").to_pylist())))
         batch = batch.filter(reusable(batch, identity))
         keys.append(score_keys(batch.column("trace_id").to_pylist(), batch.column("content_hash").to_pylist()))
-    return np.unique(np.concatenate(keys)) if keys else np.array([], dtype=KEY_DTYPE)
+    return (np.unique(np.concatenate(keys)) if keys else empty), (np.unique(np.concatenate(ids)) if ids else empty)
 
 
 def _hashed_batches(traces: RowWindow, columns: list[str], keep=None) -> Iterator[pa.RecordBatch]:
