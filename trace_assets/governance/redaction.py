@@ -7,10 +7,11 @@ Arrow buffer; RE2 through pyarrow where Hyperscan is not installed); only the ro
 candidate are redacted in Python, each by the detectors that had one there, so text without
 anything that looks like personal data costs one pass in C.
 
-In plain text a row that only one detector could match is redacted around the candidates alone:
-each candidate lies in a run of the characters the detector's matches are made of
-(`Detector.span`), and the exact pattern runs over those runs instead of the whole text (the same
-matches: none can cross the run's edges). Any other row runs the detectors over its whole text.
+In long plain texts each detector searches only around its candidates: every match lies in a run
+of the characters the detector's matches are made of (`Detector.span`), so the exact pattern runs
+over the runs holding candidates instead of the whole text, with the same matches, as long as no
+earlier detector replaced something within reach (`redact_text_near`). Otherwise, and in short
+texts, the detectors run over the whole text as `redact_text` does.
 
 JSON columns (`metadata_json`, `messages`) are parsed and only their string values are redacted,
 then written back as JSON: a Luhn-valid number stored as a JSON number stays a number (it is not
@@ -28,7 +29,7 @@ import pyarrow.compute as pc
 
 from trace_assets.governance import candidate_scan
 from trace_assets.governance.candidate_scan import ColumnCandidates
-from trace_assets.governance.pii_detectors import DETECTORS, JSON_TRIGGER, REDACTION_VERSION, TEXT_TRIGGER, Detector
+from trace_assets.governance.pii_detectors import DETECTORS, JSON_TRIGGER, REDACTION_VERSION, TEXT_TRIGGER
 
 __all__ = ["REDACTION_VERSION", "redact_text", "redact_json_text", "redact_landed_batch"]
 
