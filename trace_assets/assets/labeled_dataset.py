@@ -32,7 +32,7 @@ from trace_assets.scoring.rewards import check_weights, final_reward, preference
 from trace_assets.scoring.reuse import buckets_of, fingerprints
 from trace_assets.scoring.score_index import ScoreIndex
 
-LABELED_AT_ONCE = 4_096  # traces labeled at a time (~14 MB of text)
+LABELED_AT_ONCE = 2_000  # traces labeled at a time (~7 MB of text)
 # Score rows held at once (judge reasoning of a few hundred characters included: ~75 MB)
 SCORE_ROWS_PER_BUCKET = 150_000
 JUDGE_COLUMNS = ["trace_id", "judge_score", "reasoning", "error", "judge_model", "prompt_version"]

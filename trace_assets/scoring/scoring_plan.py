@@ -17,7 +17,7 @@ from trace_assets.scoring.reuse import KEY_DTYPE, fingerprints, members, reusabl
 
 TRACE_COLUMNS = ["id", "timestamp", "input", "output", "contexts"]
 HASHED_COLUMNS = ["input", "output", "contexts", "redaction"]
-HASHED_ROWS_AT_ONCE = 10_000  # traces turned into Python objects at a time to hash them
+HASHED_ROWS_AT_ONCE = 2_000  # traces read, and turned into Python objects, at a time to hash them
 STORED_KEY_COLUMNS = ["trace_id", "content_hash", "error"]
 STORED_ROWS_AT_ONCE = 16_384  # stored score rows read at a time
 
