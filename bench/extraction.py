@@ -30,13 +30,24 @@ SEED_QUERY = (
 )
 
 
-def fill(rows: int) -> None:
-    """N realistic traces on one day: input ~300 chars, output ~1.5 KB, metadata with three
-    ~500-char contexts, four models, 10% without consent."""
+def database_url(database: str) -> str:
+    return f"postgresql://postgres@127.0.0.1:5432/{database}"
+
+
+def drop_database(database: str) -> None:
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {BENCH_DB}")
-    with psycopg.connect(BENCH_URL, autocommit=True) as db:
+        admin.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+def fill(rows: int, database: str | None = None) -> None:
+    """N realistic traces on one day: input ~300 chars, output ~1.5 KB, metadata with three
+    ~500-char contexts, four models, 10% without consent; in `database` (dropped and created;
+    default BENCH_DB)."""
+    database = database or BENCH_DB
+    drop_database(database)
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {database}")
+    with psycopg.connect(database_url(database), autocommit=True) as db:
         db.execute(
             "CREATE TABLE traces (id UUID PRIMARY KEY, timestamp TIMESTAMP, user_id TEXT, session_id TEXT, "
             "input TEXT, output TEXT, model TEXT, latency_ms INT, token_count INT, metadata JSONB, user_consent BOOLEAN)"

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from extraction import BENCH_URL, fill  # noqa: E402  (the same realistic day)
+from extraction import database_url, drop_database, fill  # noqa: E402  (the same realistic day)
 
 DAY = "2026-04-18"
 STEPS = ("raw_traces", "iceberg_table")
@@ -37,7 +37,7 @@ def _status_mb(field: str) -> float:
     raise KeyError(field)
 
 
-def run_step(step: str, folder: str) -> dict:
+def run_step(step: str, folder: str, database: str) -> dict:
     """Materialize `step` for DAY in this process; what it wrote and its memory."""
     import dagster as dg
 
@@ -56,7 +56,7 @@ def run_step(step: str, folder: str) -> dict:
     assets = {a.key.to_user_string(): a for a in (raw_traces, iceberg_table, judge_scores, ragas_scores, labeled_dataset)}
     warehouse = IcebergWarehouse(local_fallback_dir=f"{folder}/iceberg")
     resources = {
-        "trace_source": PostgresTraceSource(database_url=BENCH_URL),
+        "trace_source": PostgresTraceSource(database_url=database_url(database)),
         "trace_lake": TraceLake(uri=f"{folder}/lake"),
         "iceberg": warehouse,
         "iceberg_io_manager": IcebergWindowIOManager(warehouse=warehouse),
@@ -77,9 +77,10 @@ def run_step(step: str, folder: str) -> dict:
     return {"step": step, "rows": rows, "seconds": seconds, "floor_mb": floor_mb, "peak_mb": _status_mb("VmHWM")}
 
 
-def measure(step: str, folder: str) -> dict:
+def measure(step: str, folder: str, database: str) -> dict:
     child = subprocess.run(
-        [sys.executable, __file__, "--child", step, "--folder", folder], capture_output=True, text=True, check=False
+        [sys.executable, __file__, "--child", step, "--folder", folder, "--database", database],
+        capture_output=True, text=True, check=False,
     )
     if child.returncode != 0:
         raise RuntimeError(f"{step} failed:\n{child.stderr[-4000:]}")
@@ -90,21 +91,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--traces", type=int, default=1_000_000)
     parser.add_argument("--steps", nargs="+", default=list(STEPS), choices=STEPS)
-    parser.add_argument("--no-fill", action="store_true", help="use the database the previous run filled")
     parser.add_argument("--child")
     parser.add_argument("--folder")
+    parser.add_argument("--database")
     args = parser.parse_args()
     if args.child:
         # The code location's imports come first: they are the floor every step process starts from.
         import trace_assets.definitions  # noqa: F401
 
-        print(json.dumps(run_step(args.child, args.folder)))
+        print(json.dumps(run_step(args.child, args.folder, args.database)))
         return
+    # a scratch database per size: a smoke run never drops a larger run's day
+    database = f"trace_assets_bench_steps_{args.traces}"
     print(f"step memory benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC: one day of {args.traces:,} traces")
-    if not args.no_fill:
-        fill(args.traces)
+    fill(args.traces, database)
     with tempfile.TemporaryDirectory() as folder:
-        results = [measure(step, folder) for step in args.steps]
+        try:
+            results = [measure(step, folder, database) for step in args.steps]
+        finally:
+            drop_database(database)
     print(f"  {'step':<18}{'rows':>11}{'seconds':>9}{'RSS after imports':>19}{'peak RSS':>10}{'target':>9}")
     for result in results:
         verdict = "met" if result["peak_mb"] <= TARGET_MB else "NOT met"

@@ -108,3 +108,24 @@ def test_langfuse_sources_bench_compares_export_to_pyarrow_and_api_to_its_budget
               "--requests-per-minute", "600")
     assert "ours / anchor" in out and "our peak RSS" in out and "assemble_trace" in out
     assert "budget used while reading" in out and "429 answers: 0" in out
+
+
+def test_step_memory_bench_measures_landing_and_the_iceberg_step_each_in_its_process():
+    out = run("step_memory.py", "--traces", "2000")
+    assert "raw_traces" in out and "iceberg_table" in out and "peak RSS" in out
+
+
+def test_redaction_bench_compares_landing_with_and_without_and_the_engines():
+    out = run("redaction.py", "--rows", "2000")
+    assert "to landing (target <= 30%)" in out and "to landing's CPU seconds" in out
+    assert "re2 (pyarrow)" in out and "PII missed" in out and "ours (governance/)" in out
+
+
+def test_erasure_bench_rewrites_only_the_files_that_held_the_user():
+    out = run("erasure.py", "--days", "2", "--traces-per-day", "500")
+    assert "erasing one user" in out and "only files that held the user rewritten: yes" in out
+
+
+def test_exports_bench_exports_a_window_and_measures_lsh_recall():
+    out = run("exports.py", "--traces-per-day", "300", "--days", "2", "--sample", "200")
+    assert "export of" in out and "recall" in out and "peak RSS" in out
