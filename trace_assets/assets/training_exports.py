@@ -31,6 +31,7 @@ from trace_assets.resources.trace_lake import TraceLake
 
 LABELED_DATASET = dg.AssetKey("labeled_dataset")
 DEFAULT_WINDOW_DAYS = 7
+CONTEXT_ROWS_AT_A_TIME = 2_000
 DESCRIPTIONS = {
     DPO: "DPO pairs (TRL standard and conversational, and OpenAI/Together preference JSONL) from the labeled traces "
     "of the window ending on the partition's day.",
@@ -225,8 +226,10 @@ def _contexts(table, snapshot_id: int, examples, spool: TextSpool) -> SpooledVal
         scan = table.scan(row_filter=_day_filter(d), selected_fields=("trace_id", "contexts"), snapshot_id=snapshot_id)
         for batch in scan.to_arrow_batch_reader():
             rows = batch.filter(pc.is_in(batch.column("trace_id"), wanted))
-            for trace_id, values in zip(rows.column("trace_id").to_pylist(), rows.column("contexts").to_pylist()):
-                contexts.put(trace_id, values)
+            for start in range(0, rows.num_rows, CONTEXT_ROWS_AT_A_TIME):  # as Python values a slice at a time
+                part = rows.slice(start, CONTEXT_ROWS_AT_A_TIME)
+                for trace_id, values in zip(part.column("trace_id").to_pylist(), part.column("contexts").to_pylist()):
+                    contexts.put(trace_id, values)
         _release_freed_arrow_memory()
     return contexts
 
