@@ -127,5 +127,12 @@ def test_erasure_bench_rewrites_only_the_files_that_held_the_user():
 
 
 def test_exports_bench_exports_a_window_and_measures_lsh_recall():
-    out = run("exports.py", "--traces-per-day", "300", "--days", "2", "--sample", "200")
-    assert "export of" in out and "recall" in out and "peak RSS" in out
+    out = run("exports.py", "--traces-per-day", "200", "--days", "2", "--sample", "200")
+    assert "export of 400 traces" in out and "recall" in out and "peak RSS:" in out and "local disk:" in out
+
+
+def test_scoring_memory_bench_measures_the_scoring_parents_and_the_dataset_each_in_its_process():
+    out = run("scoring_memory.py", "--traces", "2000", "--fresh-judge", "500", "--fresh-ragas", "20", "--ragas-processes", "1")
+    for step in ("judge_scores", "ragas_scores", "labeled_dataset"):
+        assert step in out
+    assert "peak RSS per step" in out
