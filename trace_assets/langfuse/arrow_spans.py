@@ -14,31 +14,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+# The export's column names of each span field, in records.py's order of preference.
+from trace_assets.langfuse.records import FIELD_NAMES, USAGE_NAMES
 from trace_assets.langfuse.spans import SPAN_SCHEMA, TRACE_KIND, as_metadata, as_tags, as_text, json_or_text, usage_counts
 
-# Each span field and its export column names, in records.py's order of preference.
-_NAMES = {
-    "id": ("id", "span_id"),
-    "trace_id": ("traceId", "trace_id"),
-    "type": ("type",),
-    "name": ("name",),
-    "parent_observation_id": ("parentObservationId", "parent_observation_id", "parent_span_id"),
-    "start_time": ("startTime", "start_time"),
-    "end_time": ("endTime", "end_time"),
-    "input": ("input",),
-    "output": ("output",),
-    "metadata": ("metadata",),
-    "model": ("model", "providedModelName", "provided_model_name"),
-    "tool_definitions": ("toolDefinitions", "tool_definitions"),
-    "environment": ("environment",),
-    "user_id": ("userId", "user_id"),
-    "session_id": ("sessionId", "session_id"),
-    "tags": ("tags", "traceTags", "trace_tags"),
-    "release": ("release",),
-    "version": ("version",),
-    "updated_at": ("updatedAt", "updated_at"),
-}
-_USAGE_NAMES = ("usageDetails", "usage_details", "usage")
 _PROMPT_KEYS = ("input", "prompt_tokens", "promptTokens", "input_tokens")
 _COMPLETION_KEYS = ("output", "completion_tokens", "completionTokens", "output_tokens")
 _TOTAL_KEYS = ("total", "total_tokens", "totalTokens")
@@ -116,7 +95,7 @@ def _plain(column: pa.Array) -> pa.Array:
 def _first(columns: dict, field: str) -> pa.Array | None:
     """The export column that holds `field`. An export spells each field one way: a batch with
     two spellings raises (ArrowInvalid) and is read row by row."""
-    found = [columns[name] for name in _NAMES[field] if name in columns]
+    found = [columns[name] for name in FIELD_NAMES[field] if name in columns]
     if len(found) > 1:
         raise pa.ArrowInvalid(f"{field} in more than one column")
     return found[0] if found else None
@@ -126,7 +105,7 @@ def _text(columns: dict, field: str, n: int) -> pa.Array:
     """records._get for a text field: the first of its columns holding a value that is neither
     null nor empty."""
     found = None
-    for name in _NAMES[field]:
+    for name in FIELD_NAMES[field]:
         column = columns.get(name)
         if column is None:
             continue
@@ -260,7 +239,7 @@ def _tags(column: pa.Array | None, n: int) -> pa.Array:
 def _usage(columns: dict, n: int) -> tuple[pa.Array, pa.Array, pa.Array]:
     """records.usage_counts of the first usage column with a value: map lookups for a map of
     integers, the row-wise rules for anything else."""
-    present = [columns[name] for name in _USAGE_NAMES if name in columns and not pa.types.is_null(columns[name].type)]
+    present = [columns[name] for name in USAGE_NAMES if name in columns and not pa.types.is_null(columns[name].type)]
     nothing = pa.nulls(n, pa.int64())
     if not present:
         return nothing, nothing, nothing

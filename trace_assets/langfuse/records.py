@@ -12,7 +12,7 @@ from trace_assets.langfuse.spans import (
 
 # Each span field and the names Langfuse gives it, API first, then exports and the v2 item's
 # own spellings (`model` in v2 answers, `provided_model_name` in exports).
-_NAMES = {
+FIELD_NAMES = {
     "id": ("id", "span_id"),
     "trace_id": ("traceId", "trace_id"),
     "type": ("type",),
@@ -33,11 +33,11 @@ _NAMES = {
     "version": ("version",),
     "updated_at": ("updatedAt", "updated_at"),
 }
-_USAGE_NAMES = ("usageDetails", "usage_details", "usage")
+USAGE_NAMES = ("usageDetails", "usage_details", "usage")
 
 
 def _get(record: dict, field: str):
-    for name in _NAMES[field]:
+    for name in FIELD_NAMES[field]:
         value = record.get(name)
         if value not in (None, ""):
             return value
@@ -46,7 +46,7 @@ def _get(record: dict, field: str):
 
 def span_from_observation(record: dict) -> dict:
     """An observation (v1 or v2 API item, v3 `observations` or v4 `observations_v2` row)."""
-    usage = next((record[name] for name in _USAGE_NAMES if record.get(name) not in (None, "")), None)
+    usage = next((record[name] for name in USAGE_NAMES if record.get(name) not in (None, "")), None)
     prompt, completion, total = usage_counts(usage)
     tools = _get(record, "tool_definitions")
     return {
