@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
+from process_memory import own_status_mb  # noqa: E402
 
 DAY = datetime(2026, 4, 18, tzinfo=timezone.utc)
 STEPS = ("judge_scores", "ragas_scores", "labeled_dataset")
@@ -136,14 +137,6 @@ def seed_day(folder: str, traces: int, fresh_judge: int, fresh_ragas: int) -> No
         warehouse.replace_window(stored, "timestamp", DAY, end, scores.arrow_schema, score_rows(make_row, skip))
 
 
-def _status_mb(field: str) -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise KeyError(field)
-
-
 def run_step(step: str, folder: str, base_url: str, ragas_processes: int = 2) -> dict:
     """Materialize `step` for DAY in this process; its rows, what it scored, and its memory."""
     import dagster as dg
@@ -166,7 +159,7 @@ def run_step(step: str, folder: str, base_url: str, ragas_processes: int = 2) ->
         "judge": JudgeResource(base_url=base_url),
         "ragas": RagasResource(llm_base_url=base_url, embeddings_base_url=base_url, processes=ragas_processes),
     }
-    floor_mb = _status_mb("VmRSS")
+    floor_mb = own_status_mb("VmRSS")
     started = time.perf_counter()
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize(
@@ -177,7 +170,7 @@ def run_step(step: str, folder: str, base_url: str, ragas_processes: int = 2) ->
     metadata = result.asset_materializations_for_node(step)[0].metadata
     scored = metadata["scored"].value if "scored" in metadata else None
     return {"step": step, "rows": metadata["dagster/row_count"].value, "scored": scored, "seconds": seconds,
-            "floor_mb": floor_mb, "peak_mb": _status_mb("VmHWM")}
+            "floor_mb": floor_mb, "peak_mb": own_status_mb("VmHWM")}
 
 
 def measure(step: str, folder: str, base_url: str, ragas_processes: int) -> dict:

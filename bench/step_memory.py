@@ -23,18 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from extraction import database_url, drop_database, fill  # noqa: E402  (the same realistic day)
+from process_memory import own_status_mb  # noqa: E402
 
 DAY = "2026-04-18"
 STEPS = ("raw_traces", "iceberg_table")
 TARGET_MB = 512
-
-
-def _status_mb(field: str) -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise KeyError(field)
 
 
 def run_step(step: str, folder: str, database: str) -> dict:
@@ -64,7 +57,7 @@ def run_step(step: str, folder: str, database: str) -> dict:
         "judge": JudgeResource(base_url="http://127.0.0.1:9/v1"),
         "ragas": RagasResource(llm_base_url="http://127.0.0.1:9/v1", embeddings_base_url="http://127.0.0.1:9/v1"),
     }
-    floor_mb = _status_mb("VmRSS")
+    floor_mb = own_status_mb("VmRSS")
     started = time.perf_counter()
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize(
@@ -74,7 +67,7 @@ def run_step(step: str, folder: str, database: str) -> dict:
     seconds = time.perf_counter() - started
     metadata = result.asset_materializations_for_node(step)[0].metadata
     rows = metadata["dagster/row_count"].value
-    return {"step": step, "rows": rows, "seconds": seconds, "floor_mb": floor_mb, "peak_mb": _status_mb("VmHWM")}
+    return {"step": step, "rows": rows, "seconds": seconds, "floor_mb": floor_mb, "peak_mb": own_status_mb("VmHWM")}
 
 
 def measure(step: str, folder: str, database: str) -> dict:
