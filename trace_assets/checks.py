@@ -1,4 +1,8 @@
-"""Blocking asset checks, per daily partition: a bad day stops before it reaches the dataset."""
+"""Blocking asset checks, per daily partition: a bad day stops before it reaches the dataset.
+
+Each check reads its windows as `TraceWindow`s, a batch and the columns it needs at a time
+(scoring/score_checks.py): a check of a day of a million traces holds their ids' fingerprints at
+most, never the day's rows."""
 
 import dagster as dg
 import pyarrow as pa
@@ -6,34 +10,40 @@ import pyarrow as pa
 from trace_assets.assets.judge_scores import judge_scores
 from trace_assets.assets.labeled_dataset import labeled_dataset
 from trace_assets.assets.ragas_scores import ragas_scores
+from trace_assets.io_managers.trace_window import TraceWindow
 from trace_assets.labeled_table import LABELED_TABLE
 from trace_assets.partitions import daily_partitions
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.scoring.score_checks import (
     MAX_EXAMPLES,
+    Ids,
+    Problems,
     coverage_gaps,
     duplicate_ids,
     error_rate,
     invalid_scores,
     reward_mismatches,
+    rows_not_in,
 )
 
 DEFAULT_MAX_ERROR_RATE = 0.05
 _TRACES = {"iceberg_table": dg.AssetIn("iceberg_table")}
 
 
-def _result(problems: list[str], what: str, **metadata) -> dg.AssetCheckResult:
+def _result(problems: Problems, what: str, **metadata) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
-        passed=not problems,
-        metadata={"problems": len(problems), "examples": dg.MetadataValue.json(problems[:MAX_EXAMPLES]), **metadata},
-        description=f"{len(problems)} {what}" if problems else None,
+        passed=not problems.count,
+        metadata={
+            "problems": problems.count, "examples": dg.MetadataValue.json(list(problems.examples[:MAX_EXAMPLES])), **metadata
+        },
+        description=f"{problems.count} {what}" if problems.count else None,
     )
 
 
-def _coverage_result(consented_traces: pa.Table, scores: pa.Table) -> dg.AssetCheckResult:
+def _coverage_result(consented_traces: TraceWindow, scores: TraceWindow) -> dg.AssetCheckResult:
     missing, extra = coverage_gaps(consented_traces, scores)
-    problems = [f"{i}: no score" for i in missing] + [f"{i}: not a consented trace of the day" for i in extra]
-    problems += [f"{i}: scored twice" for i in duplicate_ids(scores)]
+    problems = missing.saying("no score") + extra.saying("not a consented trace of the day")
+    problems += duplicate_ids(scores).saying("scored twice")
     return _result(problems, "coverage problems")
 
 
@@ -42,63 +52,60 @@ def build_checks(max_error_rate: float = DEFAULT_MAX_ERROR_RATE) -> list[dg.Asse
     of a day that may fail scoring (TRACE_MAX_SCORE_ERROR_RATE, default 5%)."""
 
     @dg.asset_check(asset=judge_scores, blocking=True, partitions_def=daily_partitions)
-    def judge_scores_are_scores(judge_scores: pa.Table) -> dg.AssetCheckResult:
+    def judge_scores_are_scores(judge_scores: TraceWindow) -> dg.AssetCheckResult:
         """Every judge_score is in [0, 1], or null with its error; no NaN."""
         return _result(invalid_scores(judge_scores, ["judge_score"], ["error"]), "invalid judge scores")
 
     @dg.asset_check(asset=ragas_scores, blocking=True, partitions_def=daily_partitions)
-    def ragas_scores_are_scores(ragas_scores: pa.Table) -> dg.AssetCheckResult:
+    def ragas_scores_are_scores(ragas_scores: TraceWindow) -> dg.AssetCheckResult:
         """Every metric and ragas_reward is in [0, 1] or null; a null reward says why; no NaN."""
         columns = ["ragas_reward", "faithfulness", "answer_relevancy", "context_precision"]
         return _result(invalid_scores(ragas_scores, columns, ["error", "reward_note"]), "invalid ragas scores")
 
-    def error_rate_result(scores: pa.Table) -> dg.AssetCheckResult:
+    def error_rate_result(scores: TraceWindow) -> dg.AssetCheckResult:
         rate = error_rate(scores)
         return dg.AssetCheckResult(passed=rate <= max_error_rate, metadata={"error_rate": rate, "limit": max_error_rate})
 
     @dg.asset_check(asset=judge_scores, blocking=True, partitions_def=daily_partitions)
-    def judge_error_rate(judge_scores: pa.Table) -> dg.AssetCheckResult:
+    def judge_error_rate(judge_scores: TraceWindow) -> dg.AssetCheckResult:
         """At most the limit's share of the day's traces failed judging."""
         return error_rate_result(judge_scores)
 
     @dg.asset_check(asset=ragas_scores, blocking=True, partitions_def=daily_partitions)
-    def ragas_error_rate(ragas_scores: pa.Table) -> dg.AssetCheckResult:
+    def ragas_error_rate(ragas_scores: TraceWindow) -> dg.AssetCheckResult:
         """At most the limit's share of the day's traces failed a ragas metric."""
         return error_rate_result(ragas_scores)
 
     @dg.asset_check(asset=judge_scores, blocking=True, partitions_def=daily_partitions, additional_ins=_TRACES)
-    def judge_scores_cover_the_day(judge_scores: pa.Table, iceberg_table: pa.Table) -> dg.AssetCheckResult:
+    def judge_scores_cover_the_day(judge_scores: TraceWindow, iceberg_table: TraceWindow) -> dg.AssetCheckResult:
         """Exactly one row per consented trace of the day."""
         return _coverage_result(iceberg_table, judge_scores)
 
     @dg.asset_check(asset=ragas_scores, blocking=True, partitions_def=daily_partitions, additional_ins=_TRACES)
-    def ragas_scores_cover_the_day(ragas_scores: pa.Table, iceberg_table: pa.Table) -> dg.AssetCheckResult:
+    def ragas_scores_cover_the_day(ragas_scores: TraceWindow, iceberg_table: TraceWindow) -> dg.AssetCheckResult:
         """Exactly one row per consented trace of the day."""
         return _coverage_result(iceberg_table, ragas_scores)
 
     @dg.asset_check(asset=labeled_dataset, blocking=True, partitions_def=daily_partitions, additional_ins=_TRACES)
     def labeled_dataset_holds_only_consented_traces(
-        context: dg.AssetCheckExecutionContext, labeled_dataset: pa.Table, iceberg_table: pa.Table, iceberg: IcebergWarehouse
+        context: dg.AssetCheckExecutionContext, labeled_dataset: TraceWindow, iceberg_table: TraceWindow, iceberg: IcebergWarehouse
     ) -> dg.AssetCheckResult:
         """Every row is a trace of the day with consent (traces without consent are not even in
         the consented view it is compared with), and no row is marked without consent."""
         window = context.partition_time_window
+        # the rows marked without consent: their ids only (the window itself holds rows with consent)
         marked = iceberg.read_window(LABELED_TABLE, "timestamp", window.start, window.end, audit_non_consented=True)
-        problems = [f"{trace_id}: labeled without consent" for trace_id in (marked.column("id").to_pylist() if marked else [])]
-        consented = set(iceberg_table.column("id").to_pylist())
-        problems += [
-            f"{trace_id}: not a consented trace of the day"
-            for trace_id in labeled_dataset.column("trace_id").to_pylist()
-            if trace_id not in consented
-        ]
+        marked_ids = marked.column("id") if marked is not None else pa.chunked_array([], pa.string())
+        problems = Ids(len(marked_ids), tuple(marked_ids[:MAX_EXAMPLES].to_pylist())).saying("labeled without consent")
+        problems += rows_not_in(labeled_dataset, iceberg_table).saying("not a consented trace of the day")
         return _result(problems, "rows without consent")
 
     @dg.asset_check(asset=labeled_dataset, blocking=True, partitions_def=daily_partitions)
-    def labeled_dataset_has_no_duplicate_traces(labeled_dataset: pa.Table) -> dg.AssetCheckResult:
-        return _result([f"{i}: twice" for i in duplicate_ids(labeled_dataset)], "duplicate trace ids")
+    def labeled_dataset_has_no_duplicate_traces(labeled_dataset: TraceWindow) -> dg.AssetCheckResult:
+        return _result(duplicate_ids(labeled_dataset).saying("twice"), "duplicate trace ids")
 
     @dg.asset_check(asset=labeled_dataset, blocking=True, partitions_def=daily_partitions)
-    def final_reward_matches_the_formula(labeled_dataset: pa.Table) -> dg.AssetCheckResult:
+    def final_reward_matches_the_formula(labeled_dataset: TraceWindow) -> dg.AssetCheckResult:
         return _result(reward_mismatches(labeled_dataset), "rows whose final_reward is not the formula")
 
     return [

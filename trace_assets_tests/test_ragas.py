@@ -99,7 +99,7 @@ def test_weights_no_reward_can_be_divided_by_are_refused_wherever_they_are_given
     # rows written with such weights fail the formula check instead of crashing it
     row = {"trace_id": "t1", "ragas_reward": 0.5, "judge_score": 0.5, "ragas_weight": ragas_weight,
            "judge_weight": judge_weight, "final_reward": 0.5}
-    [problem] = reward_mismatches(pa.Table.from_pylist([row]))
+    [problem] = reward_mismatches(pa.Table.from_pylist([row])).examples
     assert problem.startswith("t1: ") and says in problem
 
 
