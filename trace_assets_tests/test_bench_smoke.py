@@ -136,3 +136,11 @@ def test_scoring_memory_bench_measures_the_scoring_parents_and_the_dataset_each_
     for step in ("judge_scores", "ragas_scores", "labeled_dataset"):
         assert step in out
     assert "peak RSS per step" in out
+
+
+def test_check_memory_bench_runs_each_check_the_new_way_and_the_old_in_its_process():
+    checks = "judge_scores_cover_the_day,labeled_dataset_holds_only_consented_traces"
+    out = run("check_memory.py", "--traces", "1000", "--old-traces", "1000", "--checks", checks)
+    for check in checks.split(","):
+        assert f"new way,     1,000 traces  {check}" in out and f"old way,     1,000 traces  {check}" in out
+    assert "peak RSS per check step" in out and "FAIL" not in out
