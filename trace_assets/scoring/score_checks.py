@@ -131,7 +131,7 @@ def rows_not_in(rows: RowWindow | pa.Table, consented_traces: RowWindow | pa.Tab
     found = _Examples()
     for batch, inside in _batches_with(rows, "trace_id", consented):
         outside = batch.column("trace_id").filter(pa.array(~inside))
-        found.add(len(outside), outside.to_pylist())
+        found.add(len(outside), outside[:MAX_EXAMPLES].to_pylist())
     return Ids(found.count, tuple(found.examples))
 
 
