@@ -279,3 +279,23 @@ def test_a_database_loaded_from_the_cache_finds_what_a_compiled_one_does(monkeyp
         found.append(candidate_scan.scan_column(column, as_json=False))
     assert len(list(tmp_path.glob("trace_assets-hyperscan-*/*.hsdb"))) == 1
     assert found[0] == found[1] and set(range(len(PII))) <= set(found[0].rows)
+
+
+def test_plain_text_searched_in_its_utf8_bytes_finds_what_the_text_search_does():
+    # Landing searches plain text in the column's bytes. IPv4's validator reads the 12 characters
+    # before an address (a version string stays); Korean characters take three bytes each.
+    from trace_assets.governance import candidate_scan
+
+    assert candidate_scan.available()
+    texts = [
+        prefix + " " * spaces + address + suffix
+        for prefix in ("버전", "version", "가나다라마바사아자차카타", "v", "버전:", "서버")
+        for spaces in (0, 1, 5, 9, 13)
+        for address in ("10.0.0.1", "1.2.3.4", "192.168.0.10")
+        for suffix in ("", "로 접속", " kim@example.com 010-1234-5678", "4111111111111111")
+    ]
+    texts += ["가" * 600 + text for text in texts[::7]]  # long texts: runs around the candidates
+    batch = pa.RecordBatch.from_pydict({"input": texts})
+    counts, expected = Counter(), Counter()
+    assert redact_landed_batch(batch, counts).column("input").to_pylist() == [redact_text(text, expected) for text in texts]
+    assert counts == expected and counts["IP"] > 0

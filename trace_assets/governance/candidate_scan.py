@@ -133,11 +133,17 @@ def _scratch(as_json: bool):
     return scratches[as_json]
 
 
-def _scan(data, as_json: bool) -> list[tuple[int, int]]:
-    """(detector, end offset) of every candidate match in `data` (bytes-like)."""
-    found: list[tuple[int, int]] = []
+# Matches are kept as one number, end offset * _IDS + pattern id (one int a match is the
+# cheapest thing a Python callback can keep).
+_IDS = 16
+assert OTHER_DIGITS < _IDS, "one more pattern id than _IDS holds: raise _IDS"
+
+
+def _scan(data, as_json: bool) -> list[int]:
+    """`end * _IDS + detector` for every candidate match in `data` (bytes-like)."""
+    found: list[int] = []
     add = found.append
-    _database(as_json).scan(data, match_event_handler=lambda detector, start, end, flags, context: add((detector, end)), scratch=_scratch(as_json))
+    _database(as_json).scan(data, match_event_handler=lambda detector, start, end, flags, context: add(end * _IDS + detector), scratch=_scratch(as_json))
     return found
 
 
@@ -159,32 +165,47 @@ def scan_column(column: pa.Array, as_json: bool) -> ColumnCandidates:
     first, last = int(offsets[0]), int(offsets[-1])
     if last == first:
         return ColumnCandidates()
-    data = memoryview(data_buffer)[first:last]
-    found = _scan(data, as_json)
-    per_row: dict[int, dict[int, set[int]]] = {}
-    if found:
-        detectors = np.fromiter((d for d, _ in found), dtype=np.int64, count=len(found))
-        ends = np.fromiter((e for _, e in found), dtype=np.int64, count=len(found)) + first
-        rows = np.searchsorted(offsets, ends - 1, side="right") - 1
-        relative = ends - offsets[rows]
-        for row, detector, end in zip(rows.tolist(), detectors.tolist(), relative.tolist()):
-            per_row.setdefault(row, {}).setdefault(detector, set()).add(end)
+    found = np.array(_scan(memoryview(data_buffer)[first:last], as_json), dtype=np.int64)
+    detectors, ends = found % _IDS, found // _IDS + first
+    rows = np.searchsorted(offsets, ends - 1, side="right") - 1
+    relative = ends - offsets[rows]
     if not as_json:
         # Rows that begin with a digit after a row ending in a letter, digit, "." or "-": their
         # numbers' leads (start of text) are invisible in the whole-buffer scan.
         starts, lengths = offsets[1:-1], np.diff(offsets)[1:]
         bytes_ = np.frombuffer(data_buffer, dtype=np.uint8)
         begins_with_digit = (lengths > 0) & (bytes_[np.minimum(starts, len(bytes_) - 1)] - 48 < 10)
-        hidden = begins_with_digit & _NOT_A_LEAD[bytes_[starts - 1]]
-        for row in (np.flatnonzero(hidden) + 1).tolist():
-            for detector, end in _scan(memoryview(data_buffer)[offsets[row] : offsets[row + 1]], as_json):
-                per_row.setdefault(row, {}).setdefault(detector, set()).add(end)
+        hidden = np.flatnonzero(begins_with_digit & _NOT_A_LEAD[bytes_[starts - 1]]) + 1
+        if len(hidden):
+            more = [(row, number) for row in hidden.tolist() for number in _scan(memoryview(data_buffer)[offsets[row] : offsets[row + 1]], as_json)]
+            if more:
+                extra_rows, numbers = np.array(more, dtype=np.int64).T
+                detectors = np.concatenate([detectors, numbers % _IDS])
+                relative = np.concatenate([relative, numbers // _IDS])
+                rows = np.concatenate([rows, extra_rows])
+    return _by_row(rows, detectors, relative)
+
+
+def _by_row(rows: np.ndarray, detectors: np.ndarray, ends: np.ndarray) -> ColumnCandidates:
+    """Candidates from the matches' rows, detectors and end offsets in their rows (in any order,
+    repeats allowed)."""
     candidates = ColumnCandidates()
-    for row in sorted(per_row):
-        found_in_row = per_row[row]
-        other_digits = found_in_row.pop(OTHER_DIGITS, None) is not None
-        if found_in_row or other_digits:
+    if not len(rows):
+        return candidates
+    # One key a match, ordered by row, then detector, then end; repeats dropped.
+    keys = np.unique((rows * _IDS + detectors) << 32 | ends)
+    row_detectors, ends = (keys >> 32).tolist(), (keys & 0xFFFFFFFF).tolist()
+    current_row, current = -1, None
+    for row_detector, end in zip(row_detectors, ends):
+        row, detector = divmod(row_detector, _IDS)
+        if row != current_row:
+            current_row = row
+            current = {}
             candidates.rows.append(row)
-            candidates.ends.append({detector: sorted(ends) for detector, ends in sorted(found_in_row.items())})
-            candidates.other_digits.append(other_digits)
+            candidates.ends.append(current)
+            candidates.other_digits.append(False)
+        if detector == OTHER_DIGITS:
+            candidates.other_digits[-1] = True
+        else:
+            current.setdefault(detector, []).append(end)
     return candidates

@@ -12,6 +12,10 @@ in C and hand only the rows they hit to the Python patterns (see redaction.py):
   text and where Hyperscan is not installed.
 - `span`: a character class every character of every match (and of every attempt at one) is in,
   so a match lies inside one run of these characters around a candidate hit (None: unbounded).
+- `on_bytes`: the pattern (ASCII classes only, no `\\s`) finds the same values in a text's UTF-8
+  bytes as in the text, as long as the text holds no decimal digits other than 0-9; redaction.py
+  then works on the Arrow buffer's bytes without making Python strings. Validators take matches
+  on either.
 
 Boundaries are ASCII on purpose: Python's `\\b` treats Hangul as a word character, so
 `카드4111111111111111로` (Korean written without spaces) has no `\\b` around the number and a
@@ -24,6 +28,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 # Bumped whenever a detector changes what it finds: it is part of every landed row and of the
 # scores' content hash, so new rules rescore what they changed.
@@ -56,6 +61,7 @@ class Detector:
     # made of (see the module's docstring).
     scan: str = ""
     span: str | None = None
+    on_bytes: bool = True
 
     def could_match(self, text: str) -> bool:
         return not self.needs or any(needle in text for needle in self.needs)
@@ -68,14 +74,45 @@ class Detector:
     def text_scan(self) -> str:
         return self.scan or self.text_trigger
 
+    @cached_property
+    def bytes_pattern(self) -> re.Pattern | None:
+        """The pattern for UTF-8 bytes (None: search the text); see the module's docstring."""
+        if not self.on_bytes or self.span is None:
+            return None
+        return re.compile(self.pattern.pattern.encode(), self.pattern.flags & ~re.UNICODE)
+
 
 # Luhn doubles every second digit from the right, subtracting 9 from a two-digit result.
 _LUHN_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+_LUHN_DOUBLED_ASCII = bytes.maketrans(b"0123456789", b"0246813579")
 
 
 def luhn_valid(digits: str) -> bool:
+    if digits.isascii():
+        return _luhn_valid_ascii(digits.encode())
     values = list(map(int, reversed(digits)))
     return (sum(values[0::2]) + sum(_LUHN_DOUBLED[value] for value in values[1::2])) % 10 == 0
+
+
+def _luhn_valid_ascii(digits: bytes) -> bool:
+    # The same sum on the digits' character codes (48 is "0"): no int() a digit.
+    backwards = digits[::-1]
+    return (sum(backwards[0::2]) + sum(backwards[1::2].translate(_LUHN_DOUBLED_ASCII)) - 48 * len(digits)) % 10 == 0
+
+
+def _matched(match: re.Match) -> str:
+    """The matched text (a match on UTF-8 bytes decoded: bytes patterns match ASCII only)."""
+    value = match.group(0)
+    return value if isinstance(value, str) else value.decode()
+
+
+def _text_before(match: re.Match, characters: int) -> str:
+    """Up to `characters` characters before the match, from a text or from UTF-8 bytes (four
+    bytes a character at most; a character cut at the window's start is left out)."""
+    if isinstance(match.string, str):
+        return match.string[max(0, match.start() - characters) : match.start()]
+    window = bytes(match.string[max(0, match.start() - 4 * characters - 4) : match.start()])
+    return window.decode(errors="ignore")[-characters:]
 
 
 _NON_DIGIT = re.compile(r"\D")
@@ -84,6 +121,7 @@ _NON_DIGIT = re.compile(r"\D")
 # Diners, UnionPay, Maestro): a Luhn-valid number starting otherwise (epoch milliseconds start
 # with 1) is not taken for a card.
 _CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[47]|3[5]|3[068]|6[0-9]|50|5[6-8]")
+_CARD_PREFIX_ASCII = re.compile(_CARD_PREFIX.pattern.encode())
 
 
 # What a card number's separators are made of (its pattern holds nothing else but digits).
@@ -91,8 +129,14 @@ _DROP_SEPARATORS = str.maketrans("", "", " .-\r\n\t")
 
 
 def _card(match: re.Match) -> bool:
-    digits = match.group(0).translate(_DROP_SEPARATORS)
-    return 13 <= len(digits) <= 19 and bool(_CARD_PREFIX.match(digits)) and luhn_valid(digits)
+    number = match.group(0)
+    if isinstance(number, str):
+        if not number.isascii():
+            digits = number.translate(_DROP_SEPARATORS)
+            return 13 <= len(digits) <= 19 and bool(_CARD_PREFIX.match(digits)) and luhn_valid(digits)
+        number = number.encode()
+    digits = number.translate(None, b" .-\r\n\t")
+    return 13 <= len(digits) <= 19 and bool(_CARD_PREFIX_ASCII.match(digits)) and _luhn_valid_ascii(digits)
 
 
 _RRN_WEIGHTS = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
@@ -104,7 +148,8 @@ def rrn_check_digit_valid(digits: str) -> bool:
 
 
 def _rrn(match: re.Match) -> bool:
-    digits = _NON_DIGIT.sub("", match.group(0))
+    number = _matched(match)
+    digits = _NON_DIGIT.sub("", number)
     if len(digits) != 13:
         return False
     century = {"1": 1900, "2": 1900, "5": 1900, "6": 1900, "3": 2000, "4": 2000, "7": 2000, "8": 2000}[digits[6]]
@@ -115,25 +160,25 @@ def _rrn(match: re.Match) -> bool:
     # Written with its hyphen, a valid birth date and sex digit are evidence enough (numbers
     # issued since October 2020 end in random digits); thirteen digits in a row need the check
     # digit as well, or every 13-digit id with a date-like head would go.
-    return "-" in match.group(0) or rrn_check_digit_valid(digits)
+    return "-" in number or rrn_check_digit_valid(digits)
 
 
 def _phone_digits(match: re.Match) -> bool:
-    return 8 <= len(_NON_DIGIT.sub("", match.group(0))) <= 15
+    return 8 <= len(_NON_DIGIT.sub("", _matched(match))) <= 15
 
 
 _VERSION_BEFORE = re.compile(r"(?<![A-Za-z])(?:version|release|ver\.?|버전|v)\s*[:=]?\s*$", re.IGNORECASE)
 
 
 def _ipv4(match: re.Match) -> bool:
-    if any(int(octet) > 255 for octet in match.group(0).split(".")):
+    if any(int(octet) > 255 for octet in _matched(match).split(".")):
         return False
     # A four-part version string written as one ("version 1.2.3.4") stays.
-    return not _VERSION_BEFORE.search(match.string[max(0, match.start() - 12) : match.start()])
+    return not _VERSION_BEFORE.search(_text_before(match, 12))
 
 
 def _ipv6(match: re.Match) -> bool:
-    text = match.group(0)
+    text = _matched(match)
     if sum(1 for group in text.split(":") if group) < 3 or not re.search(r"\d", text):
         return False
     try:
@@ -186,6 +231,7 @@ DETECTORS: tuple[Detector, ...] = (
         group=1,
         needs=("earer",),
         span=r"[0-9A-Za-z\-._~+/=\s]",
+        on_bytes=False,  # `\s` takes more than ASCII whitespace in a text
     ),
     Detector(
         "EMAIL",

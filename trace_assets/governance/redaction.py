@@ -7,11 +7,14 @@ Arrow buffer; RE2 through pyarrow where Hyperscan is not installed); only the ro
 candidate are redacted in Python, each by the detectors that had one there, so text without
 anything that looks like personal data costs one pass in C.
 
-In long plain texts each detector searches only around its candidates: every match lies in a run
-of the characters the detector's matches are made of (`Detector.span`), so the exact pattern runs
-over the runs holding candidates instead of the whole text, with the same matches, as long as no
-earlier detector replaced something within reach (`redact_text_near`). Otherwise, and in short
-texts, the detectors run over the whole text as `redact_text` does.
+Each detector searches only around its candidates: every match lies in a run of the characters
+the detector's matches are made of (`Detector.span`), so the exact pattern runs over the runs
+holding candidates instead of the whole text, with the same matches, as long as no earlier
+detector replaced something within reach; from there on the detectors run over the whole text as
+`redact_text` does. Plain text is searched in the column's UTF-8 bytes (`redact_utf8_near`: the
+detectors' bytes patterns, no Python strings made or encoded again) unless a detector needs the
+text (`Detector.bytes_pattern` is None) or the row holds digits other than 0-9; then the row is
+decoded and searched as a text (`redact_text_near`, which searches short texts whole).
 
 JSON columns (`metadata_json`, `messages`) are parsed and only their string values are redacted,
 then written back as JSON: a Luhn-valid number stored as a JSON number stays a number (it is not
@@ -89,6 +92,9 @@ def _redact_value(value, counts, detectors):
 _READS_BEFORE = 1
 _READS_BEFORE_IP = 12
 _READS_AFTER = 2
+# The same in bytes, for the detectors' bytes patterns (redact_utf8_near): one byte before, two
+# after; IPv4's validator reads 12 characters, up to 4 bytes each.
+_READS_BEFORE_IP_BYTES = 4 * _READS_BEFORE_IP + 4
 # Below this many characters a detector, searching the whole text costs less than finding runs
 # (measured: 335 characters and two detectors, 20 us whole and 34 us by runs; 1,468 and one, 72
 # and 36). The same result either way.
@@ -100,53 +106,110 @@ def redact_text_near(text: str, ends: dict[int, list[int]], counts: Counter | No
     candidates in `text`, ending at the given offsets of its UTF-8 bytes: each detector searches
     only the runs of its `span` characters around its candidates, in DETECTORS' order, as long as
     no earlier detector replaced something within reach of those runs; from there on, the whole
-    text as `redact_text` does. The whole text from the start for short texts, for a detector
-    without a span or offsets, and for `other_digits` (digits other than 0-9, which the candidates
-    do not see)."""
-    detectors = [DETECTORS[index] for index in ends]
-    if (
-        other_digits
-        or len(text) < _WHOLE_TEXT_BELOW * len(detectors)
-        or any(detector.span is None or not ends[index] for index, detector in zip(ends, detectors))
-    ):
-        return redact_text(text, counts, detectors)
+    text as `redact_text` does. A detector searches the whole text when the text is short, when it
+    has no span or no offsets; every detector does for `other_digits` (digits other than 0-9,
+    which the candidates do not see)."""
+    if other_digits:
+        return redact_text(text, counts, [DETECTORS[index] for index in ends])
     raw = None if text.isascii() else text.encode()
     replaced: list[tuple[int, int, str]] = []  # (begin, end, placeholder) in `text`
-    for position, (index, detector) in enumerate(zip(ends, detectors)):
-        char_ends = ends[index] if raw is None else [len(raw[:end].decode()) for end in ends[index]]
-        runs = _runs(text, char_ends, detector.span)
-        before = _READS_BEFORE_IP if detector.placeholder == "IP" else _READS_BEFORE
-        if any(begin < stop + _READS_AFTER and end > start - before for start, stop in runs for begin, end, _ in replaced):
-            return redact_text(_splice(text, replaced), counts, detectors[position:])
-        found = []
-        for start, stop in runs:
-            for match in detector.pattern.finditer(text, start, stop + _READS_AFTER):
+    for position, index in enumerate(ends):
+        detector = DETECTORS[index]
+        offsets = ends[index]
+        if detector.span is None or not offsets or len(text) < _WHOLE_TEXT_BELOW:
+            if replaced:
+                return redact_text(_splice(text, replaced), counts, [DETECTORS[later] for later in list(ends)[position:]])
+            windows = [(0, len(text))]
+        else:
+            if raw is not None:
+                offsets = [len(raw[:end].decode()) for end in offsets]
+            runs = _runs(text, offsets, detector.span)
+            if replaced:
+                before = _READS_BEFORE_IP if detector.placeholder == "IP" else _READS_BEFORE
+                if any(begin < stop + _READS_AFTER and end > start - before for start, stop in runs for begin, end, _ in replaced):
+                    return redact_text(_splice(text, replaced), counts, [DETECTORS[later] for later in list(ends)[position:]])
+            windows = [(start, stop + _READS_AFTER) for start, stop in runs]
+        placeholder = f"<{detector.placeholder}>"
+        for start, stop in windows:
+            for match in detector.pattern.finditer(text, start, stop):
                 if detector.valid is not None and not detector.valid(match):
                     continue
                 begin, end = match.span(detector.group)
-                found.append((begin, end, f"<{detector.placeholder}>"))
+                replaced.append((begin, end, placeholder))
                 if counts is not None:
                     counts[detector.placeholder] += 1
-        replaced.extend(found)
     return _splice(text, replaced)
 
 
-def _splice(text: str, replaced: list[tuple[int, int, str]]) -> str:
+def redact_utf8_near(row: bytes, ends: dict[int, list[int]], counts: Counter, other_digits: bool = False) -> bytes:
+    """`redact_text_near` on a text's UTF-8 bytes, returning its redacted UTF-8 bytes (`row`
+    itself when nothing was replaced). Detectors with a bytes pattern search the runs around their
+    candidates in the bytes, as redact_text_near does in the text (the same values: their
+    patterns match ASCII only, and a row with digits other than 0-9 is not searched so), without
+    decoding the row; a row with any other detector, or with `other_digits`, is decoded and
+    searched as a text."""
+    if other_digits or any(DETECTORS[index].bytes_pattern is None or not ends[index] for index in ends):
+        text = row.decode()
+        redacted = redact_text_near(text, ends, counts, other_digits)
+        return row if redacted is text else redacted.encode()
+    replaced: list[tuple[int, int, bytes]] = []  # (begin, end, placeholder) in `row`
+    for position, index in enumerate(ends):
+        detector = DETECTORS[index]
+        runs = _byte_runs(row, ends[index], detector.span)
+        if replaced:
+            before = _READS_BEFORE_IP_BYTES if detector.placeholder == "IP" else _READS_BEFORE
+            if any(begin < stop + _READS_AFTER and end > start - before for start, stop in runs for begin, end, _ in replaced):
+                text = _splice(row, replaced).decode()
+                return redact_text(text, counts, [DETECTORS[later] for later in list(ends)[position:]]).encode()
+        placeholder = f"<{detector.placeholder}>".encode()
+        for start, stop in runs:
+            for match in detector.bytes_pattern.finditer(row, start, stop + _READS_AFTER):
+                if detector.valid is not None and not detector.valid(match):
+                    continue
+                begin, end = match.span(detector.group)
+                replaced.append((begin, end, placeholder))
+                counts[detector.placeholder] += 1
+    return _splice(row, replaced)
+
+
+def _splice(text, replaced: list[tuple[int, int, str | bytes]]):
+    """`text` (str or bytes) with the ranges in `replaced` replaced (`text` itself: none)."""
     if not replaced:
         return text
-    pieces: list[str] = []
+    pieces = []
     last = 0
     for begin, end, placeholder in sorted(replaced):
         pieces.append(text[last:begin])
         pieces.append(placeholder)
         last = end
     pieces.append(text[last:])
-    return "".join(pieces)
+    return text[:0].join(pieces)
 
 
 @cache
 def _span_run(span: str) -> re.Pattern:
     return re.compile(f"{span}*")
+
+
+@cache
+def _span_bytes(span: str) -> bytes:
+    """A translation table marking the bytes of `span` (ASCII characters only) with 1."""
+    character = re.compile(span.encode())
+    return bytes(1 if character.fullmatch(bytes([value])) else 0 for value in range(256))
+
+
+def _byte_runs(row: bytes, ends: list[int], span: str) -> list[tuple[int, int]]:
+    """`_runs` in UTF-8 bytes, for a span of ASCII characters: the runs of its bytes holding the
+    last byte of each candidate, in order."""
+    in_span = row.translate(_span_bytes(span))
+    runs: list[tuple[int, int]] = []
+    for end in sorted(ends):
+        inside = end - 1
+        if (runs and inside < runs[-1][1]) or not in_span[inside]:
+            continue
+        stop = in_span.find(0, inside)
+        runs.append((in_span.rfind(0, 0, inside) + 1, len(row) if stop < 0 else stop))
+    return runs
 
 
 def _runs(text: str, char_ends: list[int], span: str) -> list[tuple[int, int]]:
@@ -259,39 +322,52 @@ def _redact_lists(column: pa.Array, rows: list[int] | None, counts: Counter) -> 
 
 
 def _redact_rows(column: pa.Array, candidates: ColumnCandidates, counts: Counter, as_json: bool) -> pa.Array:
-    """`column` with its candidate rows redacted (the same array when nothing changed)."""
+    """`column` with its candidate rows redacted (the same array when nothing changed). Plain
+    text is redacted in its UTF-8 bytes, JSON documents as Python values."""
     if not candidates.rows:
         return column
-    texts = column.take(pa.array(candidates.rows, pa.int64())).to_pylist()
-    changed = []
-    for position, old, ends, other_digits in zip(candidates.rows, texts, candidates.ends, candidates.other_digits):
-        if old is None or not ends:
-            continue
-        if as_json:
+    changed: list[tuple[int, bytes]] = []
+    if as_json:
+        texts = column.take(pa.array(candidates.rows, pa.int64())).to_pylist()
+        for position, old, ends in zip(candidates.rows, texts, candidates.ends):
+            if old is None or not ends:
+                continue
             new = redact_json_text(old, counts, [DETECTORS[index] for index in ends])
-        else:
-            new = redact_text_near(old, ends, counts, other_digits)
-        if new != old:
-            changed.append((position, new))
+            if new != old:
+                changed.append((position, new.encode()))
+    else:
+        offsets, data = _offsets_and_data(column)
+        starts, stops = offsets[candidates.rows].tolist(), offsets[np.asarray(candidates.rows) + 1].tolist()
+        valid = column.is_valid().to_numpy(zero_copy_only=False)[candidates.rows].tolist() if column.null_count else None
+        for number, (position, ends, other_digits) in enumerate(zip(candidates.rows, candidates.ends, candidates.other_digits)):
+            if not ends or (valid is not None and not valid[number]):
+                continue
+            old = bytes(data[starts[number] : stops[number]])
+            new = redact_utf8_near(old, ends, counts, other_digits)
+            if new is not old:
+                changed.append((position, new))
     if not changed:
         return column
     return _replace_rows(column, changed)
 
 
-def _replace_rows(column: pa.Array, changed: list[tuple[int, str]]) -> pa.Array:
-    """`column` (string or large_string) with the texts of some rows (ascending positions)
+def _offsets_and_data(column: pa.Array) -> tuple[np.ndarray, memoryview]:
+    """A string or large_string column's offsets (int64, one per row and one more) and data."""
+    width = np.dtype(np.int64 if pa.types.is_large_string(column.type) else np.int32)
+    offsets = np.frombuffer(column.buffers()[1], dtype=width, count=len(column) + 1, offset=column.offset * width.itemsize)
+    return offsets.astype(np.int64), memoryview(column.buffers()[2] if column.buffers()[2] is not None else b"")
+
+
+def _replace_rows(column: pa.Array, changed: list[tuple[int, bytes]]) -> pa.Array:
+    """`column` (string or large_string) with the UTF-8 texts of some rows (ascending positions)
     replaced: its data copied once around the new texts (pyarrow's replace_with_mask takes
     twice as long, rebuilding the column row by row)."""
-    large = pa.types.is_large_string(column.type)
-    width = np.dtype(np.int64 if large else np.int32)
-    offsets = np.frombuffer(column.buffers()[1], dtype=width, count=len(column) + 1, offset=column.offset * width.itemsize)
-    offsets = offsets.astype(np.int64)
-    data = memoryview(column.buffers()[2] if column.buffers()[2] is not None else b"")
+    width = np.dtype(np.int64 if pa.types.is_large_string(column.type) else np.int32)
+    offsets, data = _offsets_and_data(column)
     lengths = np.diff(offsets)
     pieces = []
     last = int(offsets[0])
-    for position, text in changed:
-        encoded = text.encode()
+    for position, encoded in changed:
         pieces.append(data[last : int(offsets[position])])
         pieces.append(encoded)
         last = int(offsets[position + 1])
