@@ -7,12 +7,11 @@ from datetime import date, datetime, timedelta, timezone
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyiceberg.expressions import And, EqualTo, GreaterThanOrEqual, LessThan
 
 from trace_assets.assets.summaries import score_distribution
 from trace_assets.exports.build import DPO, EXPORTS, GRPO, KTO, build_snapshot
 from trace_assets.exports.example_pool import POOL_COLUMNS, build_pool
-from trace_assets.exports.grpo import prompt_groups
+from trace_assets.exports.grpo import PromptGroup, prompt_groups
 from trace_assets.exports.rules import ExportRules
 from trace_assets.exports.text_spool import SpooledValues, TextSpool
 from trace_assets.exports.snapshot import (
@@ -23,6 +22,7 @@ from trace_assets.exports.snapshot import (
     snapshot_days,
     snapshot_dir,
 )
+from trace_assets.io_managers.trace_window import TraceWindow
 from trace_assets.labeled_table import LABELED_TABLE
 from trace_assets.partitions import daily_partitions
 from trace_assets.resources.export_settings import ExportSettings
@@ -31,7 +31,6 @@ from trace_assets.resources.trace_lake import TraceLake
 
 LABELED_DATASET = dg.AssetKey("labeled_dataset")
 DEFAULT_WINDOW_DAYS = 7
-CONTEXT_ROWS_AT_A_TIME = 2_000
 DESCRIPTIONS = {
     DPO: "DPO pairs (TRL standard and conversational, and OpenAI/Together preference JSONL) from the labeled traces "
     "of the window ending on the partition's day.",
@@ -117,9 +116,9 @@ def export_window(context, day: date, exports: list[str], rules: ExportRules, la
 
     def batches_read():  # lazily: one batch of Arrow at a time
         for d in present:
-            yield from _read_day(table, snapshot_id, d)
+            yield from _read_day(table, snapshot_id, d, POOL_COLUMNS)
         for d in anchor_days:  # older days: only the traces a previous snapshot published
-            for rows in _read_day(table, snapshot_id, d):
+            for rows in _read_day(table, snapshot_id, d, POOL_COLUMNS):
                 yield rows.filter(pc.is_in(rows["trace_id"], published_ids))
 
     eval_prompts = settings.eval_prompts(lake.filesystem)
@@ -154,13 +153,17 @@ def export_window(context, day: date, exports: list[str], rules: ExportRules, la
                 "previous_snapshot": previous_day.isoformat() if previous_day else None,
                 "counts": {**pool.counts, **removed, "examples_after_deduplication": len(examples)},
             }
-            contexts = _contexts(table, snapshot_id, examples, pool.spool) if export == GRPO else None
-            files = build_snapshot(export, examples, rules, manifest, contexts)
+            groups = prompt_groups(examples) if export == GRPO else None  # built once: the contexts and the rows
+            contexts = _contexts(table, snapshot_id, groups, pool.spool) if export == GRPO else None
+            files = build_snapshot(export, examples, rules, manifest, contexts, groups)
+            del examples, groups, contexts  # the snapshot's files hold what they need until written
             folder = snapshot_dir(roots[export], day)
             publish_snapshot(lake.filesystem, folder, files.files)
             _release_freed_arrow_memory()
             context.log.info(f"{export}: {files.rows_by_split} published to {lake.location(folder)}")
-            yield export, _metadata(files, folder, lake, present, missing)
+            metadata = _metadata(files, folder, lake, present, missing)
+            del files  # one export's items at a time: the next export's are built after this
+            yield export, metadata
     finally:
         pool.close()
 
@@ -190,19 +193,13 @@ def _previous_snapshot(lake: TraceLake, asset_root: str, day: date) -> tuple[dat
     return earlier[-1], read_manifest(lake.filesystem, folder), read_trace_ids(lake.filesystem, folder)
 
 
-def _day_filter(day: date):
-    """The consented rows of one UTC day (labeled_traces holds only those; the filter says so)."""
+def _read_day(table, snapshot_id: int, day: date, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    """The consented rows of `day` (`columns` of them), at the one Iceberg snapshot the whole
+    export reads, in TraceWindow's batches of 2,000 rows (pyiceberg's own batch reader hands over
+    a data file whole: a day's texts at once), so only one batch of Arrow is held beside the
+    examples."""
     start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-    end = start + timedelta(days=1)
-    return And(And(GreaterThanOrEqual("timestamp", start.isoformat()), LessThan("timestamp", end.isoformat())), EqualTo("consent", True))
-
-
-def _read_day(table, snapshot_id: int, day: date) -> Iterator[pa.RecordBatch]:
-    """The consented rows of `day` (the POOL_COLUMNS), at the one Iceberg snapshot the whole
-    export reads, a batch at a time, so only one batch of Arrow is held beside the examples."""
-    scan = table.scan(row_filter=_day_filter(day), selected_fields=tuple(POOL_COLUMNS), snapshot_id=snapshot_id)
-    for batch in scan.to_arrow_batch_reader():
-        yield batch.select(POOL_COLUMNS)
+    yield from TraceWindow(table, "timestamp", start, start + timedelta(days=1), snapshot_id).batches(columns)
     _release_freed_arrow_memory()
 
 
@@ -213,24 +210,23 @@ def _release_freed_arrow_memory() -> None:
     pa.default_memory_pool().release_unused()
 
 
-def _contexts(table, snapshot_id: int, examples, spool: TextSpool) -> SpooledValues:
+def _contexts(table, snapshot_id: int, groups: list[PromptGroup], spool: TextSpool) -> SpooledValues:
     """Retrieved contexts of each GRPO group's reference trace, read a day and a batch at a time
     into the spool. The traces are picked out of each batch in Arrow: an Iceberg `In` filter of
-    a day's tens of thousands of ids cost more memory than the contexts themselves."""
-    by_day: dict[date, list[str]] = {}
-    for group in prompt_groups(examples):
-        by_day.setdefault(group.reference.day, []).append(group.reference.trace_id)
+    a day's tens of thousands of ids cost more memory than the contexts themselves. The
+    contexts are keyed by the references' own trace id strings (not a second copy of each)."""
+    by_day: dict[date, dict[str, str]] = {}
+    for group in groups:
+        trace_id = group.reference.trace_id
+        by_day.setdefault(group.reference.day, {})[trace_id] = trace_id
     contexts = SpooledValues(spool)
     for d in sorted(by_day):
-        wanted = pa.array(by_day.pop(d), pa.string())
-        scan = table.scan(row_filter=_day_filter(d), selected_fields=("trace_id", "contexts"), snapshot_id=snapshot_id)
-        for batch in scan.to_arrow_batch_reader():
+        ids = by_day.pop(d)
+        wanted = pa.array(list(ids), pa.string())
+        for batch in _read_day(table, snapshot_id, d, ["trace_id", "contexts"]):
             rows = batch.filter(pc.is_in(batch.column("trace_id"), wanted))
-            for start in range(0, rows.num_rows, CONTEXT_ROWS_AT_A_TIME):  # as Python values a slice at a time
-                part = rows.slice(start, CONTEXT_ROWS_AT_A_TIME)
-                for trace_id, values in zip(part.column("trace_id").to_pylist(), part.column("contexts").to_pylist()):
-                    contexts.put(trace_id, values)
-        _release_freed_arrow_memory()
+            for trace_id, values in zip(rows.column("trace_id").to_pylist(), rows.column("contexts").to_pylist()):
+                contexts.put(ids[trace_id], values)
     return contexts
 
 

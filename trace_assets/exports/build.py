@@ -34,11 +34,18 @@ class SnapshotFiles:
 
 
 def build_snapshot(
-    export: str, examples: list[Example], rules: ExportRules, manifest: dict, contexts: Mapping[str, list[str] | None] | None = None
+    export: str,
+    examples: list[Example],
+    rules: ExportRules,
+    manifest: dict,
+    contexts: Mapping[str, list[str] | None] | None = None,
+    groups: list[grpo.PromptGroup] | None = None,
 ) -> SnapshotFiles:
     """The files of `export` built from `examples` (already de-duplicated for it); `manifest`
-    holds what the caller knows (window, lineage, pool counts) and is completed here. `contexts`
-    (GRPO): trace id -> retrieved contexts of the prompt groups' reference traces."""
+    holds what the caller knows (window, lineage, pool counts) and is completed here. GRPO:
+    `contexts` maps trace id -> retrieved contexts of the prompt groups' reference traces;
+    `groups` are `grpo.prompt_groups(examples)` when the caller built them already (to find
+    those contexts), so that a week's groups are not held twice."""
     if export == DPO:
         items = dpo.dpo_pairs(examples, rules)
         group_of = lambda pair: pair.chosen.group_id  # noqa: E731
@@ -52,11 +59,11 @@ def build_snapshot(
         models = lambda item: [item[0].model]  # noqa: E731
         rewards = lambda item: [item[0].reward]  # noqa: E731
     elif export == GRPO:
-        items = grpo.prompt_groups(examples)
+        items = groups if groups is not None else grpo.prompt_groups(examples)
         group_of = lambda group: group.group_id  # noqa: E731
         formats = {
-            "": lambda groups: grpo.standard_file(groups, contexts or {}),
-            "conversational_": lambda groups: grpo.conversational_file(groups, contexts or {}),
+            "": lambda in_split: grpo.standard_file(in_split, contexts or {}),
+            "conversational_": lambda in_split: grpo.conversational_file(in_split, contexts or {}),
         }
         models = lambda group: [m.model for m in group.members]  # noqa: E731
         rewards = lambda group: [m.reward for m in group.members]  # noqa: E731

@@ -10,7 +10,7 @@ from trace_assets.exports.rules import ExportRules
 from trace_assets.exports.snapshot import ParquetParts, TextParts
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Pair:
     chosen: Example
     rejected: Example

@@ -12,7 +12,7 @@ from trace_assets.exports.snapshot import ParquetParts
 SAME_REWARD_TOLERANCE = 1e-9
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PromptGroup:
     group_id: str
     reference: Example  # the best-rewarded answer (then the smallest trace id)
