@@ -10,6 +10,8 @@ prints its seconds and what it rewrote and deleted next to the size of the lake 
 (target: only the files that held the user are rewritten).
 """
 
+import trace_assets  # noqa: F401  (first: it picks Arrow's allocator before pyarrow loads, as in a step process)
+
 import argparse
 import os
 import tempfile

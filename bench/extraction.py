@@ -9,6 +9,8 @@ and the ratios: ours / seed's throughput, ours / COPY, and our RSS from the smal
 largest N.
 """
 
+import trace_assets  # noqa: F401  (first: it picks Arrow's allocator before pyarrow loads, as in a step process)
+
 import argparse
 import json
 import resource

@@ -5,6 +5,8 @@ the table (partition pruning on day(timestamp)).
     python bench/iceberg.py --rows 1000000 --days 3
 """
 
+import trace_assets  # noqa: F401  (first: it picks Arrow's allocator before pyarrow loads, as in a step process)
+
 import argparse
 import resource
 import tempfile

@@ -9,6 +9,8 @@ Prints achieved requests/s against the theoretical min(concurrency, C) / latency
 client's CPU seconds per request.
 """
 
+import trace_assets  # noqa: F401  (first: it picks Arrow's allocator before pyarrow loads, as in a step process)
+
 import argparse
 import json
 import sys

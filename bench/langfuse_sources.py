@@ -21,6 +21,8 @@ its request budget.
    the share of R used, and the 429s the server sent.
 """
 
+import trace_assets  # noqa: F401  (first: it picks Arrow's allocator before pyarrow loads, as in a step process)
+
 import argparse
 import asyncio
 import base64

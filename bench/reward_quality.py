@@ -8,6 +8,8 @@ Prints wall time and the peak RSS growth of each step, measured in this one run,
 bootstrap interval two ways on the day's feedback pairs: resamples as counts per pair (ours) against
 ranking every resample anew (scipy's rankdata on each resample)."""
 
+import trace_assets  # noqa: F401  (first: it picks Arrow's allocator before pyarrow loads, as in a step process)
+
 import argparse
 import random
 import resource

@@ -12,6 +12,8 @@ RagasResource recorded from those replies, as they record the fleet's in product
 are the scripted answers (one statement per ~100 characters of answer): real ones vary.
 """
 
+import trace_assets  # noqa: F401  (first: it picks Arrow's allocator before pyarrow loads, as in a step process)
+
 import argparse
 import json
 import os

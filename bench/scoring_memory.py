@@ -19,6 +19,8 @@ separate processes, not counted), and the step's wall time. `seed_day(folder, tr
 `run_step(step, folder, base_url)` are the two pieces a step-by-step bench can call.
 """
 
+import trace_assets  # noqa: F401  (first: it picks Arrow's allocator before pyarrow loads, as in a step process)
+
 import argparse
 import json
 import subprocess

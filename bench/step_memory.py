@@ -12,6 +12,8 @@ the script prints that process's RSS once the code location is imported (the flo
 starts from), its peak RSS (VmHWM) during the step, and the step's wall time.
 """
 
+import trace_assets  # noqa: F401  (first: it picks Arrow's allocator before pyarrow loads, as in a step process)
+
 import argparse
 import json
 import subprocess

@@ -7,6 +7,8 @@ the process's peak RSS.
     python bench/whole_day.py --traces 5000 --latency-ms 50 --ragas-processes 2
 """
 
+import trace_assets  # noqa: F401  (first: it picks Arrow's allocator before pyarrow loads, as in a step process)
+
 import argparse
 import os
 import resource

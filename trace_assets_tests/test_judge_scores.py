@@ -123,6 +123,7 @@ def test_a_run_killed_mid_day_keeps_the_chunks_it_scored_and_the_rerun_judges_on
     answering its third chunk: what the first two chunks scored is in the table, and the rerun asks
     the judge only about the rest."""
     monkeypatch.setattr(score_store, "TRACES_PER_CHUNK", 2)
+    monkeypatch.setattr(score_store, "TRACES_PER_CHECKPOINT", 2)
     rows = [trace(f"2026-04-18 0{h}:00:00", output="a good answer") for h in range(1, 6)]
     traces_table.insert(rows)
     resources = local_resources(source_for(traces_table), judge=JudgeResource(base_url="http://127.0.0.1:9/v1"))

@@ -131,3 +131,37 @@ def test_a_first_run_that_dies_mid_day_keeps_its_appended_chunks(tmp_path):
     assert calls == [["t6", "t7"]]
     stored = iceberg.read_window(JUDGE_SCORES.identifier, "timestamp", window.start, window.end)
     assert sorted(stored.column("trace_id").to_pylist()) == [f"t{i}" for i in range(8)], "one row per trace"
+
+
+def test_checkpoints_gather_several_chunks_and_a_dead_run_keeps_what_was_checkpointed(tmp_path):
+    """Chunks of 2 traces, a checkpoint every 4 scored rows: the run that dies on its fourth chunk
+    stored the first two chunks in one commit, not the third; the rerun scores the rest."""
+    iceberg = IcebergWarehouse(local_fallback_dir=str(tmp_path))
+    window = dg.TimeWindow(DAY, DAY + timedelta(days=1))
+    day = traces(10)
+    log = dg.get_dagster_logger()
+    calls = []
+
+    def dies_on_the_fourth_chunk(day_traces, on_progress):
+        calls.append([t["id"] for t in day_traces])
+        if len(calls) == 4:
+            raise MemoryError("the run pod was OOM-killed")
+        return judge_by_length(day_traces, on_progress)
+
+    def run():
+        return score_window(plan_window(iceberg, JUDGE_SCORES, window, day, IDENTITY, log), JUDGE_SCORES,
+                            dies_on_the_fourth_chunk, lambda *_: None, checkpoint_rows(iceberg, JUDGE_SCORES, window),
+                            chunk_size=2, checkpoint_every=4)
+
+    with pytest.raises(MemoryError):
+        run()
+    table = iceberg.catalog().load_table(JUDGE_SCORES.identifier)
+    assert len(table.snapshots()) == 1, "the two chunks were stored in one commit"
+    kept = iceberg.read_window(JUDGE_SCORES.identifier, "timestamp", window.start, window.end)
+    assert sorted(kept.column("trace_id").to_pylist()) == ["t0", "t1", "t2", "t3"]
+
+    calls.clear()
+    store_window(iceberg, JUDGE_SCORES, window, run())
+    assert calls == [["t4", "t5"], ["t6", "t7"], ["t8", "t9"]], "only what no checkpoint stored is scored again"
+    stored = iceberg.read_window(JUDGE_SCORES.identifier, "timestamp", window.start, window.end)
+    assert sorted(stored.column("trace_id").to_pylist()) == sorted(f"t{i}" for i in range(10)), "one row per trace"
