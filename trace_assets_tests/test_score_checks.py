@@ -182,3 +182,10 @@ def test_reward_mismatches_are_found_and_said_as_before():
     assert len(reference) > 20
     same_as_reference(reward_mismatches(table), reference)
     same_as_reference(reward_mismatches(table.slice(40)), reference_reward_mismatches(table.slice(40)))
+
+
+def test_a_day_scored_twice_over_is_confirmed_a_part_at_a_time(monkeypatch):
+    monkeypatch.setattr(score_checks, "CONFIRMED_AT_ONCE", 9)  # 40 rows to confirm: 5 passes
+    scored = ids(20) + list(reversed(ids(20))) + ids(3, prefix="once")
+    twice = duplicate_ids(pa.table({"trace_id": scored}))
+    assert (twice.count, list(twice.first)) == (20, ids(5))

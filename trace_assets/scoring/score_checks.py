@@ -17,11 +17,12 @@ import pyarrow.compute as pc
 
 from trace_assets.io_managers.trace_window import RowWindow, TableWindow
 from trace_assets.scoring.context_budget import EXPECTED_ERROR_KINDS
-from trace_assets.scoring.reuse import KEY_DTYPE, fingerprints, members
+from trace_assets.scoring.reuse import KEY_DTYPE, buckets_of, fingerprints, members
 from trace_assets.scoring.rewards import final_reward
 
 MAX_EXAMPLES = 5
 ROWS_AT_ONCE = 16_384  # ids and scores, no text: ~1 MB a batch
+CONFIRMED_AT_ONCE = 200_000  # rows whose id is held as text to confirm a duplicate (~30 MB with its count)
 
 
 @dataclass(frozen=True)
@@ -113,15 +114,23 @@ def duplicate_ids(rows: RowWindow | pa.Table) -> Ids:
     repeated = _distinct(keys[1:][keys[1:] == keys[:-1]])
     if len(repeated) == 0:
         return Ids()
-    # Confirmed on the text: only the rows whose fingerprint repeats are read back.
-    candidates = pa.chunked_array(
-        [batch.column("trace_id").filter(pa.array(inside)).cast(pa.string())
-         for batch, inside in _batches_with(rows, "trace_id", repeated)],
-        pa.string(),
-    )
-    counts = pc.value_counts(candidates)
-    twice = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
-    return Ids(len(twice), tuple(_sorted_first(twice).to_pylist()))
+    # Confirmed on the text: the rows whose fingerprint repeats are read back, CONFIRMED_AT_ONCE
+    # of them at most at a time (a day whose every row is there twice is a million of them).
+    passes = math.ceil(int(members(repeated, keys).sum()) / CONFIRMED_AT_ONCE)
+    del keys
+    count, first = 0, pa.array([], pa.string())
+    for part in range(passes):
+        in_part = repeated[buckets_of(repeated, passes) == part]
+        candidates = pa.chunked_array(
+            [batch.column("trace_id").filter(pa.array(inside)).cast(pa.string())
+             for batch, inside in _batches_with(rows, "trace_id", in_part)],
+            pa.string(),
+        )
+        counts = pc.value_counts(candidates)
+        twice = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+        count += len(twice)
+        first = _sorted_first(pa.concat_arrays([first, twice]))
+    return Ids(count, tuple(first.to_pylist()))
 
 
 def rows_not_in(rows: RowWindow | pa.Table, consented_traces: RowWindow | pa.Table) -> Ids:
