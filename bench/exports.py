@@ -1,6 +1,6 @@
 """Training exports: a 7-day window of labeled traces through the real export asset (dpo_pairs,
 kto_examples, grpo_prompts in one run: Iceberg read a day at a time, prompt groups, de-duplication,
-builders, three snapshots written), its seconds, peak RSS and the MinHash step's share; then LSH
+builders, three snapshots written), its seconds, peak RSS (and each phase's) and the MinHash step's share; then LSH
 grouping against the naive all-pairs comparison on a sample of prompts (recall of the pairs at
 Jaccard >= 0.8); and the character token estimate against Qwen's tokenizer.
 
@@ -9,11 +9,13 @@ Jaccard >= 0.8); and the character token estimate against Qwen's tokenizer.
 """
 
 import argparse
+import importlib
 import multiprocessing
 import queue as queue_module
 import random
 import resource
 import tempfile
+import threading
 import time
 from datetime import date, datetime, timedelta, timezone
 
@@ -98,11 +100,58 @@ def write_window(folder: str, traces_per_day: int, days: int) -> None:
         warehouse.replace_window(table, "timestamp", start, start + timedelta(days=1), LABELED_SCHEMA, rows.to_batches())
 
 
+def status_mb(field: str) -> float:
+    """This process's `field` of /proc/self/status in MB (VmRSS now, VmHWM its peak)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(f"{field}:")) / 1024
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory (VmHWM). Not ru_maxrss: a spawned child inherits its
     parent's high-water mark through fork and exec (STACK.md)."""
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    return status_mb("VmHWM")
+
+
+PHASES = (  # (module, function, the phase's name from its arguments): the steps whose peak memory the run reports
+    ("trace_assets.exports.example_pool", "_group_prompts", lambda *_: "grouping prompts (MinHash LSH)"),
+    ("trace_assets.exports.example_pool", "_cluster_examples", lambda *_: "clustering answers (MinHash LSH)"),
+    ("trace_assets.assets.training_exports", "_contexts", lambda *_: "reading GRPO's contexts"),
+    ("trace_assets.assets.training_exports", "build_snapshot", lambda export, *_: f"building {export}"),
+    ("trace_assets.assets.training_exports", "publish_snapshot", lambda fs, folder, *_: f"writing {folder.rsplit('/', 2)[-2]}"),
+)
+
+
+class PhasePeaks:
+    """The highest VmRSS seen in each phase of the run, sampled every 50 ms from a thread and as
+    each phase starts and ends: a PHASES function names the phase while it runs; before the
+    first of them the window is read, and between them the phase is "between steps"."""
+
+    def __init__(self, first: str):
+        self.phase, self.peaks = first, {}
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        while True:
+            self._record()
+            time.sleep(0.05)
+
+    def _record(self) -> None:
+        phase = self.phase
+        self.peaks[phase] = max(self.peaks.get(phase, 0.0), status_mb("VmRSS"))
+
+    def wrap(self, module, name: str, phase_of) -> None:
+        original = getattr(module, name)
+
+        def in_phase(*args, **kwargs):
+            self.phase = phase_of(*args)
+            self._record()  # a phase shorter than a sampling interval is still listed
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self._record()
+                self.phase = "between steps"
+
+        setattr(module, name, in_phase)
 
 
 def run_export(folder: str, days: int, queue) -> None:
@@ -145,6 +194,9 @@ def run_export(folder: str, days: int, queue) -> None:
         instance.report_runless_asset_event(dg.AssetMaterialization(
             "labeled_dataset", partition=(DAY0 + timedelta(days=offset)).isoformat(), metadata={"snapshot_id": str(snapshot)}
         ))
+    phases = PhasePeaks("reading the window (first pass)")
+    for module, name, phase_of in PHASES:
+        phases.wrap(importlib.import_module(module), name, phase_of)
     before = peak_rss_mb()
     cpu_before = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
     started = time.perf_counter()
@@ -163,6 +215,7 @@ def run_export(folder: str, days: int, queue) -> None:
     queue.put({
         "seconds": seconds, "cpu_seconds": cpu_seconds, "near_duplicate_seconds": spent["near_duplicates"],
         "rss_before_mb": before, "peak_rss_mb": peak_rss_mb(), "counts": counts, "spool_mb": spent["spool_bytes"] / 2**20,
+        "phase_peaks_mb": dict(phases.peaks),
     })
 
 
@@ -235,6 +288,9 @@ def main() -> None:
     print(f"  MinHash/LSH share: {figures['near_duplicate_seconds']:.1f} s wall ({figures['near_duplicate_seconds'] / figures['seconds']:.0%})")
     print(f"  peak RSS:          {figures['peak_rss_mb']:.0f} MB (after imports and setup: {figures['rss_before_mb']:.0f} MB)")
     print(f"  local disk:        {figures['spool_mb']:.0f} MB of spooled texts (TMPDIR), deleted at the end")
+    print("  peak RSS by phase (MB, VmRSS sampled every 50 ms):")
+    for phase, mb in figures["phase_peaks_mb"].items():
+        print(f"    {phase:40s} {mb:6.0f}")
     for name, counts in figures["counts"].items():
         print(f"  {name}: {counts}")
     figures = recall(args.sample)
