@@ -33,9 +33,7 @@ _TRACES = {"iceberg_table": dg.AssetIn("iceberg_table")}
 def _result(problems: Problems, what: str, **metadata) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=not problems.count,
-        metadata={
-            "problems": problems.count, "examples": dg.MetadataValue.json(list(problems.examples[:MAX_EXAMPLES])), **metadata
-        },
+        metadata={"problems": problems.count, "examples": dg.MetadataValue.json(list(problems.examples)), **metadata},
         description=f"{problems.count} {what}" if problems.count else None,
     )
 

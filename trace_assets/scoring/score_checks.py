@@ -3,9 +3,10 @@
 A day holds up to millions of rows, so each function reads its window a batch and the columns it
 needs at a time (a `RowWindow`, or a pa.Table for a small one), finds the problems with Arrow
 compute and numpy, and writes out only the first MAX_EXAMPLES as messages. Trace ids are compared
-as 16-byte fingerprints (16 MB a million ids; scoring/reuse.py): an id whose fingerprint the other
-side lacks is certainly missing there, so every id reported is a real one, read back as text;
-fingerprints that repeat are confirmed duplicates only when their ids' text repeats."""
+as 16-byte fingerprints (16 MB a million ids): an id whose fingerprint the other side lacks is
+certainly missing there, so every id reported is a real one, read back as text; fingerprints that
+repeat are confirmed duplicates only when their ids' text repeats. (Two ids with one fingerprint
+could hide a gap: at 128 bits not a practical event among a day's ids, as for score reuse.)"""
 
 import math
 from collections.abc import Iterable, Iterator
