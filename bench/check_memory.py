@@ -21,14 +21,23 @@ check process's path. It holds GBs at 1M traces, so it runs on a day of `--old-t
 leaves it out.
 """
 
-import argparse
-import json
-import subprocess
 import sys
-import tempfile
-import time
-from datetime import datetime, timezone
-from pathlib import Path
+
+# A check process of the old way (--package) takes that commit's trace_assets before the installed
+# one. trace_assets comes first, before pyarrow loads, as in a step process: it picks Arrow's
+# allocator (arrow_memory.py); the old package predates that, and inherits the variable from this
+# script's parent, so the two ways differ by their checks alone.
+if "--package" in sys.argv:
+    sys.path.insert(0, sys.argv[sys.argv.index("--package") + 1])
+import trace_assets  # noqa: E402,F401
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from datetime import datetime, timezone  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
@@ -98,7 +107,8 @@ def run_check(check_name: str, folder: str) -> dict:
     problems = evaluation.metadata.get("problems")
     return {"check": check_name, "passed": evaluation.passed, "problems": problems.value if problems else "-",
             "seconds": seconds, "floor_mb": floor_mb, "peak_mb": own_status_mb("VmHWM"),
-            "package": str(Path(sys.modules["trace_assets"].__file__).parent)}
+            "package": str(Path(sys.modules["trace_assets"].__file__).parent),
+            "allocator": sys.modules["pyarrow"].default_memory_pool().backend_name}
 
 
 def measure(check_name: str, folder: str, old_package: str | None = None) -> dict:
@@ -146,8 +156,6 @@ def main() -> None:
     parser.add_argument("--package", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.check:
-        if args.package:  # the old way: its trace_assets before the installed one (and the repository's)
-            sys.path.insert(0, args.package)
         # The code location's imports come first: they are the floor every step process starts from.
         import trace_assets.definitions  # noqa: F401
 
@@ -189,6 +197,8 @@ def main() -> None:
     print(f"  new way at {args.traces:,} traces: highest {worst['peak_mb']:,.0f} MB ({worst['check']}), {verdict} {TARGET_MB} MB")
     if args.old_traces:
         print(f"  old way: the checks of commit {OLD_WAY[:10]} (whole tables, Python rows), measured at {args.old_traces:,} traces")
+    allocators = sorted({r["allocator"] for results in runs.values() for r in results.values()})
+    print(f"  Arrow's allocator in the check processes: {', '.join(allocators)}")
 
 
 if __name__ == "__main__":
