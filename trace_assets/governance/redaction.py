@@ -148,27 +148,25 @@ def redact_utf8_near(row: bytes, ends: dict[int, list[int]], counts: Counter, ot
     patterns match ASCII only, and a row with digits other than 0-9 is not searched so), without
     decoding the row; a row with any other detector, or with `other_digits`, is decoded and
     searched as a text."""
-    if other_digits or any(DETECTORS[index].bytes_pattern is None or not ends[index] for index in ends):
+    searches = [] if other_digits else [_BYTES_SEARCHES[index] for index in ends]
+    if other_digits or None in searches or not all(ends.values()):
         text = row.decode()
         redacted = redact_text_near(text, ends, counts, other_digits)
         return row if redacted is text else redacted.encode()
     replaced: list[tuple[int, int, bytes]] = []  # (begin, end, placeholder) in `row`
-    for position, index in enumerate(ends):
-        detector = DETECTORS[index]
-        runs = _byte_runs(row, ends[index], detector.span)
-        if replaced:
-            before = _READS_BEFORE_IP_BYTES if detector.placeholder == "IP" else _READS_BEFORE
-            if any(begin < stop + _READS_AFTER and end > start - before for start, stop in runs for begin, end, _ in replaced):
-                text = _splice(row, replaced).decode()
-                return redact_text(text, counts, [DETECTORS[later] for later in list(ends)[position:]]).encode()
-        placeholder = f"<{detector.placeholder}>".encode()
+    for position, (candidate_ends, (pattern, span, placeholder, name, valid, group, before)) in enumerate(zip(ends.values(), searches)):
+        in_span = row.translate(span)
+        runs = _byte_runs(in_span, candidate_ends)
+        if replaced and any(begin < stop + _READS_AFTER and end > start - before for start, stop in runs for begin, end, _ in replaced):
+            text = _splice(row, replaced).decode()
+            return redact_text(text, counts, [DETECTORS[later] for later in list(ends)[position:]]).encode()
         for start, stop in runs:
-            for match in detector.bytes_pattern.finditer(row, start, stop + _READS_AFTER):
-                if detector.valid is not None and not detector.valid(match):
+            for match in pattern.finditer(row, start, stop + _READS_AFTER):
+                if valid is not None and not valid(match):
                     continue
-                begin, end = match.span(detector.group)
+                begin, end = match.span(group)
                 replaced.append((begin, end, placeholder))
-                counts[detector.placeholder] += 1
+                counts[name] += 1
     return _splice(row, replaced)
 
 
@@ -191,25 +189,42 @@ def _span_run(span: str) -> re.Pattern:
     return re.compile(f"{span}*")
 
 
-@cache
 def _span_bytes(span: str) -> bytes:
     """A translation table marking the bytes of `span` (ASCII characters only) with 1."""
     character = re.compile(span.encode())
     return bytes(1 if character.fullmatch(bytes([value])) else 0 for value in range(256))
 
 
-def _byte_runs(row: bytes, ends: list[int], span: str) -> list[tuple[int, int]]:
-    """`_runs` in UTF-8 bytes, for a span of ASCII characters: the runs of its bytes holding the
-    last byte of each candidate, in order."""
-    in_span = row.translate(_span_bytes(span))
+def _byte_runs(in_span: bytes, ends: list[int]) -> list[tuple[int, int]]:
+    """`_runs` in UTF-8 bytes (`in_span`: the row's bytes translated by `_span_bytes`): the runs
+    of the span's bytes holding the last byte of each candidate (ascending ends), in order."""
     runs: list[tuple[int, int]] = []
-    for end in sorted(ends):
+    for end in ends:
         inside = end - 1
         if (runs and inside < runs[-1][1]) or not in_span[inside]:
             continue
         stop = in_span.find(0, inside)
-        runs.append((in_span.rfind(0, 0, inside) + 1, len(row) if stop < 0 else stop))
+        runs.append((in_span.rfind(0, 0, inside) + 1, len(in_span) if stop < 0 else stop))
     return runs
+
+
+# What redact_utf8_near needs of each detector, by index (None: the detector searches text):
+# bytes pattern, span table, placeholder in bytes, placeholder's name, validator, group replaced,
+# and how far before a run its pattern and validator read.
+_BYTES_SEARCHES = tuple(
+    None
+    if detector.bytes_pattern is None
+    else (
+        detector.bytes_pattern,
+        _span_bytes(detector.span),
+        f"<{detector.placeholder}>".encode(),
+        detector.placeholder,
+        detector.valid,
+        detector.group,
+        _READS_BEFORE_IP_BYTES if detector.placeholder == "IP" else _READS_BEFORE,
+    )
+    for detector in DETECTORS
+)
 
 
 def _runs(text: str, char_ends: list[int], span: str) -> list[tuple[int, int]]:
