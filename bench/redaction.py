@@ -4,6 +4,8 @@ on look-alikes, Korean text and speed.
 
     python bench/redaction.py --rows 1000000
     python bench/redaction.py --rows 2000        (a smoke run: under a minute)
+    python bench/redaction.py --rows 50000 --versions 0812f9d
+                    (only redact_landed_batch of those commits against this checkout's)
 
 Landing: the day of bench/extraction.py (input ~300 chars, output ~1.5 KB, metadata with three
 ~500-char contexts, four models, 10% without consent) in its own scratch database, with personal
@@ -14,6 +16,10 @@ around each and the landing process's CPU seconds (the machine is shared: wall s
 what else runs, CPU seconds much less). The engines: `redact_landed_batch` on the day's first 50,000
 traces (5% with personal data, as the whole day) in this process, in landing's batches of 2,000, CPU seconds a
 million traces, with Hyperscan and with RE2.
+
+`--versions`: `redact_landed_batch` of older commits (their trace_assets/governance/ modules read
+from git) against this checkout's, interleaved in one process on the same batches, best of 11
+rounds each: on a shared machine one landing run of each is worth little.
 """
 
 import argparse
@@ -24,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 from collections import Counter
 from datetime import datetime, timezone
 
@@ -82,24 +89,30 @@ def measure(setting: str, rows: int) -> dict:
     return result
 
 
-def compare_engines(limit: int) -> None:
-    """CPU seconds of redact_landed_batch a million traces, Hyperscan vs RE2, on the day's texts
-    in landing's batches (the contexts lifted out of the metadata, as landing does)."""
+def day_batches(limit: int) -> list:
+    """The day's first `limit` traces' texts in landing's batches of 2,000."""
     import pyarrow as pa
-
-    from trace_assets.governance import candidate_scan
-    from trace_assets.governance.redaction import redact_landed_batch
 
     with psycopg.connect(extraction.BENCH_URL) as db:
         rows = db.execute("SELECT input, output, metadata::text FROM traces ORDER BY timestamp LIMIT %s", (limit,)).fetchall()
     schema = pa.schema([("input", pa.large_string()), ("output", pa.large_string()), ("metadata_json", pa.large_string())])
-    batches = [
+    return [
         pa.RecordBatch.from_arrays([pa.array([row[i] for row in rows[first : first + 2_000]], pa.large_string()) for i in range(3)], schema=schema)
         for first in range(0, len(rows), 2_000)
     ]
+
+
+def compare_engines(limit: int) -> None:
+    """CPU seconds of redact_landed_batch a million traces, Hyperscan vs RE2, on the day's texts
+    in landing's batches (the contexts lifted out of the metadata, as landing does)."""
+    from trace_assets.governance import candidate_scan
+    from trace_assets.governance.redaction import redact_landed_batch
+
+    batches = day_batches(limit)
+    traces = sum(batch.num_rows for batch in batches)
     megabytes = sum(batch.nbytes for batch in batches) / 1e6
     engines = {"hyperscan": candidate_scan.hyperscan, "re2 (pyarrow)": None}
-    print(f"\nredact_landed_batch on {len(rows):,} of the day's traces ({megabytes:,.0f} MB of text), CPU seconds:")
+    print(f"\nredact_landed_batch on {traces:,} of the day's traces ({megabytes:,.0f} MB of text), CPU seconds:")
     try:
         for name, module in engines.items():
             if name == "hyperscan" and module is None:
@@ -112,9 +125,58 @@ def compare_engines(limit: int) -> None:
             for batch in batches:
                 redact_landed_batch(batch, counts, contexts_in_metadata=True)
             seconds = time.process_time() - started
-            print(f"  {name:<16}{seconds:>7.2f} s = {seconds / len(rows) * 1e6:>5.1f} s a million traces, {megabytes / seconds:>6.0f} MB/s  {dict(counts)}")
+            print(f"  {name:<16}{seconds:>7.2f} s = {seconds / traces * 1e6:>5.1f} s a million traces, {megabytes / seconds:>6.0f} MB/s  {dict(counts)}")
     finally:
         candidate_scan.hyperscan = engines["hyperscan"]
+
+
+REDACTION_MODULES = ("pii_detectors", "candidate_scan", "redaction")
+
+
+def redaction_at(commit: str):
+    """`redact_landed_batch` as `commit` had it: its three governance modules executed from their
+    text in git, this checkout's left in place."""
+    import trace_assets.governance.redaction  # noqa: F401  (this checkout's, to put back)
+
+    names = [f"trace_assets.governance.{name}" for name in REDACTION_MODULES]
+    current = {name: sys.modules[name] for name in names}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        for name, short in zip(names, REDACTION_MODULES):
+            path = f"trace_assets/governance/{short}.py"
+            source = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=root, capture_output=True, text=True, check=True).stdout
+            module = types.ModuleType(name)
+            module.__file__ = f"{commit}:{path}"
+            sys.modules[name] = module
+            exec(compile(source, module.__file__, "exec"), module.__dict__)
+        return sys.modules[names[-1]].redact_landed_batch
+    finally:
+        sys.modules.update(current)
+
+
+def compare_versions(limit: int, commits: list[str], rounds: int = 11) -> None:
+    from trace_assets.governance.redaction import redact_landed_batch
+
+    batches = day_batches(limit)
+    rows = sum(batch.num_rows for batch in batches)
+    versions = {commit: redaction_at(commit) for commit in commits}
+    versions["this checkout"] = redact_landed_batch
+    outputs = {name: [redact(batch, Counter(), contexts_in_metadata=True) for batch in batches[:5]] for name, redact in versions.items()}
+    expected = outputs["this checkout"]
+    for name, output in outputs.items():
+        if not all(mine.equals(theirs) for mine, theirs in zip(output, expected)):
+            print(f"  {name} redacts differently from this checkout")
+    best = dict.fromkeys(versions, float("inf"))
+    for _ in range(rounds):
+        for name, redact in versions.items():
+            started = time.process_time()
+            for batch in batches:
+                redact(batch, Counter(), contexts_in_metadata=True)
+            best[name] = min(best[name], time.process_time() - started)
+    print(f"\nredact_landed_batch on {rows:,} of the day's traces, interleaved, best of {rounds}, CPU seconds a million traces"
+          f" (1-minute load average {os.getloadavg()[0]:.1f}):")
+    for name, seconds in best.items():
+        print(f"  {name:<16}{seconds / rows * 1e6:>7.2f}")
 
 
 # Personal data (must go) and look-alikes (must stay), the cases of trace_assets_tests/test_redaction.py.
@@ -202,6 +264,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--child")
     parser.add_argument("--out")
+    parser.add_argument("--versions", help="commits (comma-separated) whose redaction to compare with this checkout's")
     args = parser.parse_args()
     use_database(args.rows)
     if args.child:
@@ -209,6 +272,11 @@ def main() -> None:
         return
     print(f"redaction benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
     fill(args.rows)
+    if args.versions:
+        compare_versions(min(args.rows, 50_000), args.versions.split(","))
+        with psycopg.connect(extraction.ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {extraction.BENCH_DB} WITH (FORCE)")
+        return
     with psycopg.connect(extraction.BENCH_URL) as db:
         outputs = [row[0] for row in db.execute("SELECT input || ' ' || output FROM traces LIMIT 2000").fetchall()]
     load_before = os.getloadavg()[0]
