@@ -30,7 +30,8 @@ DEFAULT_MAX_ERROR_RATE = 0.05
 _TRACES = {"iceberg_table": dg.AssetIn("iceberg_table")}
 
 
-def _result(problems: Problems, what: str, **metadata) -> dg.AssetCheckResult:
+def check_result(problems: Problems, what: str, **metadata) -> dg.AssetCheckResult:
+    """A blocking check's verdict: passed when nothing was found; the count and the first examples."""
     return dg.AssetCheckResult(
         passed=not problems.count,
         metadata={"problems": problems.count, "examples": dg.MetadataValue.json(list(problems.examples)), **metadata},
@@ -42,7 +43,7 @@ def _coverage_result(consented_traces: TraceWindow, scores: TraceWindow) -> dg.A
     missing, extra = coverage_gaps(consented_traces, scores)
     problems = missing.saying("no score") + extra.saying("not a consented trace of the day")
     problems += duplicate_ids(scores).saying("scored twice")
-    return _result(problems, "coverage problems")
+    return check_result(problems, "coverage problems")
 
 
 def build_checks(max_error_rate: float = DEFAULT_MAX_ERROR_RATE) -> list[dg.AssetChecksDefinition]:
@@ -52,13 +53,13 @@ def build_checks(max_error_rate: float = DEFAULT_MAX_ERROR_RATE) -> list[dg.Asse
     @dg.asset_check(asset=judge_scores, blocking=True, partitions_def=daily_partitions)
     def judge_scores_are_scores(judge_scores: TraceWindow) -> dg.AssetCheckResult:
         """Every judge_score is in [0, 1], or null with its error; no NaN."""
-        return _result(invalid_scores(judge_scores, ["judge_score"], ["error"]), "invalid judge scores")
+        return check_result(invalid_scores(judge_scores, ["judge_score"], ["error"]), "invalid judge scores")
 
     @dg.asset_check(asset=ragas_scores, blocking=True, partitions_def=daily_partitions)
     def ragas_scores_are_scores(ragas_scores: TraceWindow) -> dg.AssetCheckResult:
         """Every metric and ragas_reward is in [0, 1] or null; a null reward says why; no NaN."""
         columns = ["ragas_reward", "faithfulness", "answer_relevancy", "context_precision"]
-        return _result(invalid_scores(ragas_scores, columns, ["error", "reward_note"]), "invalid ragas scores")
+        return check_result(invalid_scores(ragas_scores, columns, ["error", "reward_note"]), "invalid ragas scores")
 
     def error_rate_result(scores: TraceWindow) -> dg.AssetCheckResult:
         rate = error_rate(scores)
@@ -96,15 +97,15 @@ def build_checks(max_error_rate: float = DEFAULT_MAX_ERROR_RATE) -> list[dg.Asse
         marked_ids = marked.column("id") if marked is not None else pa.chunked_array([], pa.string())
         problems = Ids(len(marked_ids), tuple(marked_ids[:MAX_EXAMPLES].to_pylist())).saying("labeled without consent")
         problems += rows_not_in(labeled_dataset, iceberg_table).saying("not a consented trace of the day")
-        return _result(problems, "rows without consent")
+        return check_result(problems, "rows without consent")
 
     @dg.asset_check(asset=labeled_dataset, blocking=True, partitions_def=daily_partitions)
     def labeled_dataset_has_no_duplicate_traces(labeled_dataset: TraceWindow) -> dg.AssetCheckResult:
-        return _result(duplicate_ids(labeled_dataset).saying("twice"), "duplicate trace ids")
+        return check_result(duplicate_ids(labeled_dataset).saying("twice"), "duplicate trace ids")
 
     @dg.asset_check(asset=labeled_dataset, blocking=True, partitions_def=daily_partitions)
     def final_reward_matches_the_formula(labeled_dataset: TraceWindow) -> dg.AssetCheckResult:
-        return _result(reward_mismatches(labeled_dataset), "rows whose final_reward is not the formula")
+        return check_result(reward_mismatches(labeled_dataset), "rows whose final_reward is not the formula")
 
     return [
         judge_scores_are_scores,

@@ -8,7 +8,7 @@ import dagster as dg
 import pyarrow.compute as pc
 from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
 
-from trace_assets.checks import _result
+from trace_assets.checks import check_result
 from trace_assets.exports.build import DPO, EXPORTS
 from trace_assets.exports.snapshot import EXPORTS_PREFIX, read_manifest, snapshot_dir
 from trace_assets.exports.verify import (
@@ -21,6 +21,7 @@ from trace_assets.exports.verify import (
 )
 from trace_assets.labeled_table import LABELED_TABLE
 from trace_assets.partitions import daily_partitions
+from trace_assets.scoring.score_checks import Problems
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.trace_lake import TraceLake
 
@@ -52,11 +53,11 @@ def _check_specs(export: str):
         refused_ids = set(refused.column("id").to_pylist()) if refused is not None else set()
         problems = [f"{i}: without consent" for i in sorted(used & refused_ids)]
         problems += [f"{i}: not a consented labeled trace of the window" for i in sorted(used - consented_ids - refused_ids)]
-        return _result(problems, "traces without consent", traces=len(used))
+        return _listed_result(problems, "traces without consent", traces=len(used))
 
     def leak_free(context: dg.AssetCheckExecutionContext, trace_lake: TraceLake):
         _, _, tables = _snapshot(context, export, trace_lake)
-        return _result(groups_in_both_splits(tables), "prompt groups in both splits")
+        return _listed_result(groups_in_both_splits(tables), "prompt groups in both splits")
 
     checks = [
         dg.asset_check(
@@ -73,7 +74,7 @@ def _check_specs(export: str):
         def sides(context: dg.AssetCheckExecutionContext, trace_lake: TraceLake):
             folder, _, tables = _snapshot(context, export, trace_lake)
             problems = bad_pair_sides(tables) + misaligned_jsonl(trace_lake.filesystem, folder, tables)
-            return _result(problems, "pairs with an empty or repeated side, or misaligned JSONL")
+            return _listed_result(problems, "pairs with an empty or repeated side, or misaligned JSONL")
 
         def margin(context: dg.AssetCheckExecutionContext, trace_lake: TraceLake, iceberg: IcebergWarehouse):
             _, manifest, tables = _snapshot(context, export, trace_lake)
@@ -82,7 +83,7 @@ def _check_specs(export: str):
             if labeled is not None:
                 rows = labeled.filter(pc.is_valid(labeled["final_reward"])).select(["trace_id", "final_reward"])
                 rewards = dict(zip(rows.column("trace_id").to_pylist(), rows.column("final_reward").to_pylist()))
-            return _result(margin_violations(tables, manifest["rules"]["margin"], rewards), "pairs under the margin")
+            return _listed_result(margin_violations(tables, manifest["rules"]["margin"], rewards), "pairs under the margin")
 
         checks += [
             dg.asset_check(
@@ -100,3 +101,8 @@ def _check_specs(export: str):
 
 def build_export_checks() -> list[dg.AssetChecksDefinition]:
     return [check for export in EXPORTS for check in _check_specs(export)]
+
+
+def _listed_result(problems: list[str], what: str, **metadata) -> dg.AssetCheckResult:
+    """A check's result from the full list of what it found (an export's files are checked whole)."""
+    return check_result(Problems.listing(problems), what, **metadata)

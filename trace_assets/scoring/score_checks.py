@@ -33,6 +33,11 @@ class Problems:
     count: int = 0
     examples: tuple[str, ...] = ()
 
+    @classmethod
+    def listing(cls, messages: list[str]) -> "Problems":
+        """Every message of a check that found them all at once."""
+        return cls(len(messages), tuple(messages[:MAX_EXAMPLES]))
+
     def __add__(self, other: "Problems") -> "Problems":
         return Problems(self.count + other.count, (self.examples + other.examples)[:MAX_EXAMPLES])
 
