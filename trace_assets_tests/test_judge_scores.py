@@ -10,7 +10,7 @@ import time
 import pytest
 
 from trace_assets.assets.judge_scores import judge_scores
-from trace_assets.scoring import score_store
+from trace_assets.assets import score_store
 from trace_assets.resources.judge import JudgeResource
 from trace_assets.score_tables import JUDGE_SCORES_TABLE
 from trace_assets_tests.langfuse_db import trace

@@ -9,7 +9,7 @@ import pytest
 
 from trace_assets.assets.judge_scores import JUDGE_SCORES
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
-from trace_assets.scoring.score_store import checkpoint_rows, plan_window, score_window, store_window
+from trace_assets.assets.score_store import checkpoint_rows, plan_window, score_window, store_window
 from trace_assets.scoring.scoring_plan import plan_scoring
 
 DAY = datetime(2026, 4, 18, tzinfo=timezone.utc)

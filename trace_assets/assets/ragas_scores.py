@@ -15,7 +15,7 @@ from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.ragas_scorer import RagasRequest, RagasResource
 from trace_assets.score_tables import RAGAS_SCORES_ICEBERG_SCHEMA, RAGAS_SCORES_TABLE
 from trace_assets.scoring.context_budget import EXCEEDS_JUDGE_CONTEXT
-from trace_assets.scoring.score_store import ScoreTable, plan_window, score_and_store_window, window_metadata
+from trace_assets.assets.score_store import ScoreTable, plan_window, score_and_store_window, window_metadata
 
 RAGAS_SCORES = ScoreTable(RAGAS_SCORES_TABLE, RAGAS_SCORES_ICEBERG_SCHEMA)
 
