@@ -104,7 +104,7 @@ def labeled_dataset(
         "without_final_reward": dg.MetadataValue.json(
             value_counts(dataset.filter(pc.is_null(dataset["final_reward"])), "final_reward_note")
         ),
-        "final_reward_distribution": score_distribution(dataset.column("final_reward").to_pylist()),
+        "final_reward_distribution": score_distribution(dataset.column("final_reward")),
         "reward_picture": dg.MetadataValue.md(
             markdown_image(reward_picture_png(dataset, _days_text(window)), "final_reward histogram and rewards by model")
         ),
