@@ -213,7 +213,10 @@ def scan_batches(dataset: ds.Dataset, columns: list[str], rows_per_batch: int = 
     """`columns` of a day (from `read_day`), `rows_per_batch` rows at a time, read file by file
     as they are consumed, on this thread. (pyarrow's dataset scanner reads ahead on its own
     threads while the consumer is slow, whatever its readahead settings, and decoding columns on
-    several threads keeps an allocator heap per thread: measured, hundreds of MB of a day's text.)"""
+    several threads keeps an allocator heap per thread: measured, hundreds of MB of a day's text.
+    And without pre-buffering: pyarrow's pre-buffer cache keeps what it read of a file until the
+    file is closed: reading a one-million-row file grew by ~32 MB every 160,000 rows of text, as in
+    apache/arrow#39808.)"""
     if not isinstance(dataset, ds.FileSystemDataset):  # a day never written
         yield from dataset.to_batches(columns=columns)
         return
@@ -221,7 +224,7 @@ def scan_batches(dataset: ds.Dataset, columns: list[str], rows_per_batch: int = 
     for fragment in dataset.get_fragments():
         in_path = ds.get_partition_keys(fragment.partition_expression)
         with fragment.filesystem.open_input_file(fragment.path) as handle:
-            parquet = pq.ParquetFile(handle)
+            parquet = pq.ParquetFile(handle, pre_buffer=False)
             in_file = [name for name in columns if name in parquet.schema_arrow.names and name not in in_path]
             for batch in parquet.iter_batches(batch_size=rows_per_batch, columns=in_file, use_threads=False):
                 yield pa.RecordBatch.from_arrays(
