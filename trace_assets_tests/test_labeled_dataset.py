@@ -309,3 +309,33 @@ def test_a_window_joined_in_buckets_of_trace_ids_labels_the_same_rows(monkeypatc
     assert len(rows(whole)) == 35 and rows(bucketed) == rows(whole)
     assert {row["trace_id"]: row["judge_reasoning"] for row in rows(bucketed)}["t8"] == "why t8"
     assert labeler.summary().num_rows == 35
+
+
+def test_the_best_and_worst_examples_are_those_of_the_whole_day_when_batches_are_narrowed(monkeypatch):
+    """The labeler keeps each batch's best and worst rows and narrows them as it goes: the
+    examples are still the day's best and worst."""
+    day = datetime.fromisoformat(DAY).replace(tzinfo=timezone.utc)
+    ids = [f"t{i}" for i in range(60)]
+    traces = pa.table({
+        "id": ids, "timestamp": pa.array([day + timedelta(minutes=i) for i in range(60)], pa.timestamp("us", tz="UTC")),
+        "model": ["m"] * 60, "input": [f"q{i}" for i in range(60)], "output": ["a"] * 60,
+        "contexts": pa.array([None] * 60, pa.list_(pa.string())), "consent": [True] * 60,
+    })
+    rewards = [((n * 37) % 60) / 60 for n in range(60)]  # scattered over the batches
+    judged = pa.Table.from_pylist([{"trace_id": i, "judge_score": r, "reasoning": "r", "error": None, "judge_model": "j",
+                                    "prompt_version": "v"} for i, r in zip(ids, rewards)])
+    measured = pa.Table.from_pylist([{"trace_id": i, "faithfulness": 1.0, "answer_relevancy": 1.0, "context_precision": 1.0,
+                                      "ragas_reward": r, "reward_note": None, "error": None, "scorer_version": "s"}
+                                     for i, r in zip(ids, rewards)])
+    monkeypatch.setattr(labeled_dataset_module, "LABELED_AT_ONCE", 4)
+    monkeypatch.setattr(labeled_dataset_module, "EXAMPLE_BATCHES_KEPT", 3)
+    labeler = labeled_dataset_module.Labeler(
+        labeled_dataset_module.TableWindow(judged), labeled_dataset_module.TableWindow(measured), labeled_dataset_module.RewardWeights()
+    )
+    list(labeler.labeled_batches(labeled_dataset_module.TableWindow(traces)))
+
+    best, worst = labeler.best_and_worst()
+    assert len(labeler._examples) < 3
+    by_reward = sorted(zip(rewards, ids))
+    assert [row["trace_id"] for row in best] == [i for _, i in by_reward[::-1][:3]]
+    assert [row["trace_id"] for row in worst] == [i for _, i in by_reward[:3]]

@@ -42,6 +42,7 @@ RAGAS_COLUMNS = [
 ]
 SUMMARY_COLUMNS = ["model", "final_reward", "preference", "final_reward_note"]  # what the metadata counts
 EXAMPLE_COLUMNS = ["trace_id", "model", "input", "output", "final_reward", "preference"]  # reporting/examples.py
+EXAMPLE_BATCHES_KEPT = 64  # batches' best and worst rows held before they are narrowed to the best and worst of all
 
 
 class RewardWeights(dg.Config):
@@ -160,11 +161,10 @@ class Labeler:
                     continue
                 labeled = self._label(batch, has_messages, judged, measured)
                 self._summaries.append(_compact(labeled.select(SUMMARY_COLUMNS)))
-                best, worst = best_and_worst(pa.Table.from_batches([labeled]))
-                if best:
-                    self._examples.append(pa.Table.from_pylist(best + worst, schema=_select(LABELED_SCHEMA, EXAMPLE_COLUMNS)))
+                self._keep_examples(*best_and_worst(pa.Table.from_batches([labeled])))
                 yield labeled
             del judged, measured
+            pa.default_memory_pool().release_unused()  # the bucket's scores, before the next bucket's
 
     def summary(self) -> pa.Table:
         """SUMMARY_COLUMNS of every row labeled so far."""
@@ -178,6 +178,15 @@ class Labeler:
         if not self._examples:
             return [], []
         return best_and_worst(pa.concat_tables(self._examples))
+
+    def _keep_examples(self, best: list[dict], worst: list[dict]) -> None:
+        """Keeps a batch's best and worst rows; every EXAMPLE_BATCHES_KEPT batches, only the best
+        and worst of those (their texts, kept for every batch, were ~40 MB at 1M traces)."""
+        if best:
+            self._examples.append(pa.Table.from_pylist(best + worst, schema=_select(LABELED_SCHEMA, EXAMPLE_COLUMNS)))
+        if len(self._examples) >= EXAMPLE_BATCHES_KEPT:
+            best, worst = self.best_and_worst()
+            self._examples = [pa.Table.from_pylist(best + worst, schema=_select(LABELED_SCHEMA, EXAMPLE_COLUMNS))]
 
     def _label(self, batch: pa.RecordBatch, has_messages: bool, judge_index: ScoreIndex, ragas_index: ScoreIndex) -> pa.RecordBatch:
         trace_ids = batch.column("id").to_pylist()
