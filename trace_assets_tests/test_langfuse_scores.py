@@ -18,6 +18,7 @@ import pyarrow as pa
 import pytest
 from dagster_duckdb import DuckDBResource
 
+import trace_assets.assets.langfuse_scores as langfuse_scores_module
 from trace_assets.assets.judge_scores import judge_scores
 from trace_assets.assets.labeled_dataset import labeled_dataset
 from trace_assets.assets.langfuse_scores import langfuse_scores
@@ -27,7 +28,7 @@ from trace_assets.environments import reward_quality_settings
 from trace_assets.io_managers.iceberg_window_io_manager import IcebergWindowIOManager
 from trace_assets.labeled_table import LABELED_SCHEMA, LABELED_TABLE
 from trace_assets.langfuse.api_client import LangfuseApi, LangfuseApiError
-from trace_assets.langfuse.score_ingestion import post_score_events
+from trace_assets.langfuse.score_ingestion import MAX_REFUSALS_KEPT, post_score_events
 from trace_assets.langfuse.score_events import (
     FINAL_REWARD,
     JUDGE_SCORE,
@@ -93,7 +94,6 @@ def test_each_reward_is_one_numeric_score_with_a_stable_id_its_comment_and_prove
     assert a[RAGAS_REWARD]["metadata"]["faithfulness"] == 0.5 and a[FINAL_REWARD]["metadata"]["preference"] == "neutral"
     for event in planned.events:
         assert event["type"] == "score-create" and event["timestamp"] == "2026-04-19T06:00:00.000Z"
-        assert planned.subjects[event["id"]] == (event["body"]["traceId"], event["body"]["name"])
 
 
 def test_a_null_reward_posts_nothing_and_is_counted():
@@ -134,7 +134,7 @@ def test_a_score_langfuses_validation_refuses_is_named_with_its_trace_and_the_re
     planned = score_events(labeled_table([labeled_row("trace-ok"), labeled_row("")]), NOW)
     with LangfuseApiServer() as server:
         api = langfuse_api_for(server).api()
-        report = post_score_events(api, planned)
+        report = post_score_events(api, planned.events)
         assert sum(report.accepted.values()) == 3 and len(server.stored_scores()) == 3
         assert [(r.trace_id, r.status) for r in report.refused] == [("", 400)] * 3
         assert report.refused_by_message() == {
@@ -149,14 +149,41 @@ def test_a_batch_that_fails_for_good_stops_the_posting_and_counts_the_rest_as_un
         api = LangfuseApi(server.base_url, server.public_key, server.secret_key, requests_per_minute=6000,
                           max_retries=1, backoff_s=0.01)
         server.fail_next(INGESTION, times=1, status=503)  # the first batch: retried, then taken
-        accepted_first = []
-        report = post_score_events(api, planned, max_events=6, on_batch=lambda done, total: accepted_first.append(done))
-        assert report.failed == 0 and accepted_first == [1, 2] and len(server.stored_scores()) == 12
+        progress = []
+        report = post_score_events(api, planned.events, max_events=6, on_batch=lambda *done: progress.append(done))
+        assert report.failed == 0 and progress == [(1, 6), (2, 12)] and len(server.stored_scores()) == 12
         server.fail_next(INGESTION, times=6, status=503)
-        report = post_score_events(api, planned, max_events=6)
+        report = post_score_events(api, iter(planned.events), max_events=6)
         assert report.unsent == 12 and not report.refused and sum(report.accepted.values()) == 0
         assert report.stopped_by.startswith("batch 1 of 2 failed") and "503" in report.stopped_by
         assert "12 score(s) were not sent" in report.summary()
+
+
+def test_a_stop_midway_through_events_read_as_they_come_posts_nothing_more_and_counts_the_rest():
+    planned = score_events(labeled_table([labeled_row(f"trace-{i}") for i in range(6)]), NOW)
+    with LangfuseApiServer() as server:
+        api = LangfuseApi(server.base_url, server.public_key, server.secret_key, requests_per_minute=6000,
+                          max_retries=1, backoff_s=0.01)
+
+        def failing_after_the_first_batch(events):
+            # the 8th event is read once batch 1 (6 events) was posted: batch 2 then fails for good
+            for number, event in enumerate(events, start=1):
+                if number == 8:
+                    server.fail_next(INGESTION, times=2, status=503)
+                yield event
+
+        report = post_score_events(api, failing_after_the_first_batch(planned.events), max_events=6)
+        assert sum(report.accepted.values()) == 6 and report.unsent == 12 and report.events == 18
+        assert report.stopped_by.startswith("batch 2 of 3 failed") and len(server.stored_scores()) == 6
+        assert [r.status for r in server.requests_to(INGESTION)] == [207, 503, 503], "nothing after the stop"
+
+
+def test_a_day_langfuse_refuses_whole_keeps_the_first_refusals_and_counts_them_all():
+    planned = score_events(labeled_table([labeled_row("") for _ in range(50)]), NOW)
+    with LangfuseApiServer() as server:
+        report = post_score_events(langfuse_api_for(server).api(), planned.events)
+        assert report.refused_count == 150 == report.failed == report.events and len(report.refused) == MAX_REFUSALS_KEPT
+        assert sum(report.refused_by_message().values()) == 150 and "Langfuse refused 150 score(s)" in report.summary()
 
 
 # --- the graph: sample traces, offline scorer, loopback Langfuse -----------------------------
@@ -308,6 +335,22 @@ def test_the_days_rewards_arrive_as_scores_and_a_rerun_updates_them_without_copi
             assert score["createdAt"] == first[score_key]["createdAt"] and score["updatedAt"] >= first[score_key]["updatedAt"]
             assert score["value"] == first[score_key]["value"]
             assert score["metadata"]["dagster_run_id"] == again.run_id != result.run_id
+
+
+def test_a_day_read_a_few_rows_at_a_time_posts_the_events_and_requests_of_the_whole_table(scored_day, monkeypatch):
+    monkeypatch.setattr(langfuse_scores_module, "TRACES_AT_ONCE", 7)
+    with LangfuseApiServer() as server:
+        result = post_scores(scored_day, server)
+        assert result.success
+        whole_day = scored_day["iceberg"].read_window(LABELED_TABLE, "timestamp", START, START + timedelta(days=1))
+        expected = score_events(whole_day, NOW, run_id=result.run_id).events
+        assert len(expected) == 3 * whole_day.num_rows > 300
+        assert [e["body"] for e in server.ingested_events] == [e["body"] for e in expected]
+        requests = server.requests_to(INGESTION)
+        # the requests are as full as the whole day's events make them, not cut at each read batch
+        assert [len(r.body["batch"]) for r in requests] == [len(batch) for batch in ingestion_batches(expected)]
+        metadata = materialization_metadata(result, "langfuse_scores")
+        assert metadata["labeled_traces"] == whole_day.num_rows and metadata["scores_posted"] == len(expected)
 
 
 def test_refused_scores_are_counted_and_named_the_rest_recorded_and_the_step_fails(scored_day):

@@ -14,7 +14,7 @@ import json
 import math
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -50,45 +50,72 @@ def score_id(trace_id: str, name: str) -> str:
 
 
 @dataclass
-class ScoreEvents:
-    """The events for a table of labeled rows, what each event is (event id -> (trace id, score
-    name)), and the scores left out by reason (`<name>: null`, `<name>: not finite`)."""
+class ScoreTally:
+    """What a stream of score events covered so far: the labeled rows read, and the scores left
+    out by reason (`<name>: null`, `<name>: not finite`)."""
 
-    events: list[dict] = field(default_factory=list)
-    subjects: dict[str, tuple[str, str]] = field(default_factory=dict)
+    labeled_rows: int = 0
     left_out: Counter = field(default_factory=Counter)
 
-    def by_name(self) -> dict[str, int]:
-        return dict(Counter(name for _, name in self.subjects.values()))
+
+@dataclass
+class ScoreEvents:
+    """The events for a table of labeled rows, and the scores left out by reason."""
+
+    events: list[dict] = field(default_factory=list)
+    left_out: Counter = field(default_factory=Counter)
 
 
 def score_events(labeled: pa.Table, now: datetime, run_id: str | None = None, environment: str | None = None) -> ScoreEvents:
-    """The score-create events of every labeled row. `now` is the events' timestamp: Langfuse keeps
-    the version with the latest event time, so a rerun's events must be newer than the last run's;
-    `run_id` (the Dagster run) goes into each score's metadata."""
-    if now.tzinfo is None:
+    """The score-create events of every labeled row of a table in memory (see `stream_score_events`)."""
+    tally = ScoreTally()
+    rows = labeled.select(LABELED_COLUMNS).to_batches(max_chunksize=10_000)
+    events = list(stream_score_events(rows, now, tally, run_id, environment))
+    return ScoreEvents(events, tally.left_out)
+
+
+def stream_score_events(
+    labeled_batches: Iterable[pa.RecordBatch],
+    now: datetime,
+    tally: ScoreTally,
+    run_id: str | None = None,
+    environment: str | None = None,
+) -> Iterator[dict]:
+    """The score-create events of the labeled rows (`LABELED_COLUMNS` at least), a batch of rows
+    at a time, counting the rows and the scores left out in `tally` as it goes. `now` is the
+    events' timestamp: Langfuse keeps the version with the latest event time, so a rerun's events
+    must be newer than the last run's; `run_id` (the Dagster run) goes into each score's metadata."""
+    if now.tzinfo is None:  # checked at the call, before any row is read
         raise ValueError(f"now={now!r} has no time zone: Langfuse needs event timestamps with an offset")
-    planned = ScoreEvents()
-    for batch in labeled.select(LABELED_COLUMNS).to_batches(max_chunksize=10_000):
+    return _stream(labeled_batches, now, tally, run_id, environment)
+
+
+def _stream(labeled_batches, now: datetime, tally: ScoreTally, run_id: str | None, environment: str | None) -> Iterator[dict]:
+    for batch in labeled_batches:
         for row in batch.to_pylist():
+            tally.labeled_rows += 1
             for name, value, comment, extra in _scores_of(row):
                 if value is None:
-                    planned.left_out[f"{name}: null"] += 1
+                    tally.left_out[f"{name}: null"] += 1
                     continue
                 if not math.isfinite(value):
-                    planned.left_out[f"{name}: not finite"] += 1
+                    tally.left_out[f"{name}: not finite"] += 1
                     continue
-                event = _event(row, name, value, comment, {**_provenance(row, run_id), **extra}, now, environment)
-                planned.events.append(event)
-                planned.subjects[event["id"]] = (row["trace_id"], name)
-    return planned
+                yield _event(row, name, value, comment, {**_provenance(row, run_id), **extra}, now, environment)
+
+
+def subject_of(event: dict) -> tuple[str, str]:
+    """The trace id and score name a score-create event is about."""
+    return event["body"]["traceId"], event["body"]["name"]
 
 
 def ingestion_batches(
-    events: list[dict], max_bytes: int = MAX_BATCH_BYTES, max_events: int = MAX_BATCH_EVENTS
+    events: Iterable[dict], max_bytes: int = MAX_BATCH_BYTES, max_events: int = MAX_BATCH_EVENTS
 ) -> Iterator[list[dict]]:
-    """The events in order, in batches whose request body (`{"batch": [...]}` as the HTTP client
-    encodes it: compact UTF-8 JSON) is at most `max_bytes` and holds at most `max_events`."""
+    """The events in order, read as they come, in batches whose request body (`{"batch": [...]}`
+    as the HTTP client encodes it: compact UTF-8 JSON) is at most `max_bytes` and holds at most
+    `max_events`. A batch closes only when the next event would not fit, so reading the events a
+    few at a time makes the same requests as a list of them all."""
     batch, size = [], len(b'{"batch":[]}')
     for event in events:
         event_bytes = body_bytes(event)
