@@ -56,7 +56,7 @@ def judge_scores(
             "errors": sum(errors.values()),
             "errors_by_kind": dg.MetadataValue.json(errors),
             "error_rate": scores.null_count / len(scores) if len(scores) else 0.0,
-            "score_distribution": score_distribution(scores.to_pylist()),
+            "score_distribution": score_distribution(scores),
             "tokens_in": column_sum(new, "tokens_in"),
             "tokens_out": column_sum(new, "tokens_out"),
             "judge_model": judge.model,

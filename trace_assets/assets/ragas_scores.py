@@ -74,7 +74,7 @@ def ragas_scores(
             "errors": new.num_rows - new.column("error").null_count,
             "errors_by_metric": dg.MetadataValue.json(dict(failed)),
             "error_rate": (len(errors) - errors.null_count) / len(errors) if len(errors) else 0.0,
-            "reward_distribution": score_distribution(rewards.to_pylist()),
+            "reward_distribution": score_distribution(rewards),
             # off-topic answers: ragas' cosine came out negative and means no relevance (0)
             "exceeds_judge_context": pc.sum(pc.equal(new.column("error_kind"), EXCEEDS_JUDGE_CONTEXT)).as_py() or 0,
             "answer_relevancy_below_zero": pc.sum(pc.less(new.column("answer_relevancy_raw"), 0.0)).as_py() or 0,
