@@ -43,3 +43,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/exports.py --traces-per-day 50000 --days 7 --sample 5000
 	$(BIN)/python bench/step_memory.py --traces 1000000
 	$(BIN)/python bench/scoring_memory.py --traces 1000000 --fresh-judge 20000 --fresh-ragas 1000
+	$(BIN)/python bench/check_memory.py --traces 1000000 --old-traces 100000
