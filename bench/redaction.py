@@ -2,7 +2,8 @@
 (Hyperscan, RE2) on the same texts, and our detectors vs presidio-analyzer's pattern recognizers
 on look-alikes, Korean text and speed.
 
-    python bench/redaction.py --rows 1000000
+    python bench/redaction.py --rows 1000000 --repeat 3
+    python bench/redaction.py --rows 1000000 --repeat 3 --baseline 4b286be
     python bench/redaction.py --rows 2000        (a smoke run: under a minute)
     python bench/redaction.py --rows 50000 --versions 0812f9d
                     (only redact_landed_batch of those commits against this checkout's)
@@ -10,10 +11,14 @@ on look-alikes, Korean text and speed.
 Landing: the day of bench/extraction.py (input ~300 chars, output ~1.5 KB, metadata with three
 ~500-char contexts, four models, 10% without consent) in its own scratch database, with personal
 data added to 5% of the traces (an e-mail and a Korean mobile number in the input, a card
-number in the output); each setting lands the same day in its own process. The comparison
-prints the seconds of both and the share redaction adds (target: <= 30%), with the load average
-around each and the landing process's CPU seconds (the machine is shared: wall seconds depend on
-what else runs, CPU seconds much less). The engines: `redact_landed_batch` on the day's first 50,000
+number in the output); each landing runs in its own process, alternating off, on, off, on, ...
+`--repeat` times each (on a shared machine one landing of each is worth little). The comparison
+prints every landing's wall and CPU seconds (the landing process's, all its threads; the machine
+is shared: wall seconds depend on what else runs, CPU seconds much less) with the load average
+after it, then the medians of each setting and the share redaction adds, median on against
+median off (target: <= 30%). `--baseline COMMIT` lands with that commit's trace_assets too
+(extracted from git, first on the children's path), alternating with this checkout's in the
+same rounds: before and after measured under the same load. The engines: `redact_landed_batch` on the day's first 50,000
 traces (5% with personal data, as the whole day) in this process, in landing's batches of 2,000, CPU seconds a
 million traces, with Hyperscan and with RE2.
 
@@ -26,6 +31,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,6 +62,15 @@ def fill(rows: int) -> None:
         db.execute("VACUUM ANALYZE traces")
 
 
+def filled(rows: int) -> bool:
+    """Whether the scratch database already holds the day of `rows` traces (`--keep-database`)."""
+    try:
+        with psycopg.connect(extraction.BENCH_URL) as db:
+            return db.execute("SELECT count(*) FROM traces").fetchone()[0] == rows
+    except psycopg.Error:
+        return False
+
+
 def land(out: str, redact: bool) -> dict:
     from trace_assets.assets.raw_traces import land_day
     from trace_assets.resources.postgres_source import PostgresTraceSource
@@ -74,19 +89,68 @@ def child(setting: str, out: str) -> None:
     # This process's CPU, all threads (the source's prefetch thread too; not PostgreSQL's).
     result["cpu_seconds"] = time.process_time() - cpu_started
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["code"] = os.path.dirname(os.path.dirname(trace_assets.assets.raw_traces.__file__))
     print(json.dumps(result))
 
 
-def measure(setting: str, rows: int) -> dict:
+def measure(setting: str, rows: int, code: str | None = None) -> dict:
+    """One landing in its own process; `code`: a folder holding the trace_assets to land with
+    (this checkout's when None)."""
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [code, env.get("PYTHONPATH")]))
     with tempfile.TemporaryDirectory() as out:
         run = subprocess.run(
-            [sys.executable, __file__, "--child", setting, "--out", out, "--rows", str(rows)], capture_output=True, text=True
+            [sys.executable, __file__, "--child", setting, "--out", out, "--rows", str(rows)], capture_output=True, text=True, env=env
         )
     if run.returncode != 0:
         raise RuntimeError(f"landing with redaction {setting} failed:\n{run.stderr[-3000:]}")
     result = json.loads(run.stdout.strip().splitlines()[-1])
+    if code is not None and os.path.realpath(result["code"]) != os.path.realpath(f"{code}/trace_assets"):
+        raise RuntimeError(f"the landing child ran the code in {result['code']}, not {code}: is trace_assets installed non-editable?")
     result["load_after"] = os.getloadavg()[0]
     return result
+
+
+def extract_code(commit: str, folder: str) -> str:
+    """`commit`'s trace_assets package, extracted into `folder` from git."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    archive = subprocess.run(["git", "archive", commit, "trace_assets"], cwd=root, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
+    return folder
+
+
+def compare_landings(rows: int, repeat: int, baseline: str | None) -> None:
+    """Landings alternating off, on (and the baseline's off, on) `repeat` times; medians."""
+    with tempfile.TemporaryDirectory() as old_code:
+        codes = {"this checkout": None}
+        if baseline:
+            codes = {baseline: extract_code(baseline, old_code), **codes}
+        runs = {(code, setting): [] for code in codes for setting in ("off", "on")}
+        print(f"\nN = {rows:,} traces; landings alternating, each in its own process (1-minute load {os.getloadavg()[0]:.1f} before, 2 cores)")
+        print(f"  {'code':<16}{'TRACE_REDACT_PII':<18}{'seconds':>9}{'CPU seconds':>13}{'peak RSS MB':>13}{'load after':>12}")
+        for _ in range(repeat):
+            for code, folder in codes.items():
+                for setting in ("off", "on"):
+                    result = measure(setting, rows, folder)
+                    runs[(code, setting)].append(result)
+                    print(
+                        f"  {code:<16}{setting:<18}{result['seconds']:>9.1f}{result['cpu_seconds']:>13.1f}"
+                        f"{result['peak_rss_mb']:>13,.0f}{result['load_after']:>12.1f}",
+                        flush=True,
+                    )
+    on = runs[(list(codes)[-1], "on")][-1]
+    print(f"  ({on['rows']:,} landed, redaction counts {on['redactions']})")
+    print(f"\n  medians of {repeat}:  {'off s (CPU s)':>16}{'on s (CPU s)':>16}  redaction adds, wall / CPU (target <= 30%)")
+    for code in codes:
+        off_wall, off_cpu, on_wall, on_cpu = (
+            statistics.median(run[key] for run in runs[(code, setting)])
+            for setting, key in (("off", "seconds"), ("off", "cpu_seconds"), ("on", "seconds"), ("on", "cpu_seconds"))
+        )
+        print(
+            f"  {code:<18}{off_wall:>8.1f} ({off_cpu:>5.1f}){on_wall:>8.1f} ({on_cpu:>5.1f})"
+            f"  {100 * (on_wall / off_wall - 1):+.0f}% / {100 * (on_cpu / off_cpu - 1):+.0f}%"
+        )
 
 
 def day_batches(limit: int) -> list:
@@ -265,37 +329,32 @@ def main() -> None:
     parser.add_argument("--child")
     parser.add_argument("--out")
     parser.add_argument("--versions", help="commits (comma-separated) whose redaction to compare with this checkout's")
+    parser.add_argument("--repeat", type=int, default=1, help="landings of each setting, alternating off, on, off, on, ...")
+    parser.add_argument("--baseline", help="a commit whose trace_assets lands in the same rounds (before/after)")
+    parser.add_argument("--landings-only", action="store_true", help="skip the engine and presidio comparisons")
+    parser.add_argument("--keep-database", action="store_true", help="reuse the scratch database if filled, and keep it")
     args = parser.parse_args()
     use_database(args.rows)
     if args.child:
         child(args.child, args.out)
         return
     print(f"redaction benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
-    fill(args.rows)
-    if args.versions:
-        compare_versions(min(args.rows, 50_000), args.versions.split(","))
-        with psycopg.connect(extraction.ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {extraction.BENCH_DB} WITH (FORCE)")
-        return
-    with psycopg.connect(extraction.BENCH_URL) as db:
-        outputs = [row[0] for row in db.execute("SELECT input || ' ' || output FROM traces LIMIT 2000").fetchall()]
-    load_before = os.getloadavg()[0]
-    off, on = measure("off", args.rows), measure("on", args.rows)
-    print(f"\nN = {args.rows:,} traces ({on['rows']:,} landed), redaction counts {on['redactions']}")
-    print(f"  {'TRACE_REDACT_PII':<18}{'seconds':>9}{'rows/s':>11}{'CPU seconds':>13}{'peak RSS MB':>13}{'load average after':>20}")
-    for name, result in (("off", off), ("on", on)):
-        print(
-            f"  {name:<18}{result['seconds']:>9.1f}{result['rows'] / result['seconds']:>11,.0f}"
-            f"{result['cpu_seconds']:>13.1f}{result['peak_rss_mb']:>13,.0f}{result['load_after']:>20.1f}"
-        )
-    print(f"  (1-minute load average before the two landings: {load_before:.1f}, on 2 cores)")
-    print(f"  redaction adds {100 * (on['seconds'] / off['seconds'] - 1):.0f}% to landing (target <= 30%)")
-    print(f"  redaction adds {100 * (on['cpu_seconds'] / off['cpu_seconds'] - 1):.0f}% to landing's CPU seconds")
-    compare_engines(min(args.rows, 50_000))
-    compare_libraries(outputs)
-    with psycopg.connect(extraction.ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {extraction.BENCH_DB} WITH (FORCE)")
-
+    if not (args.keep_database and filled(args.rows)):
+        fill(args.rows)
+    try:
+        if args.versions:
+            compare_versions(min(args.rows, 50_000), args.versions.split(","))
+            return
+        with psycopg.connect(extraction.BENCH_URL) as db:
+            outputs = [row[0] for row in db.execute("SELECT input || ' ' || output FROM traces LIMIT 2000").fetchall()]
+        compare_landings(args.rows, args.repeat, args.baseline)
+        if not args.landings_only:
+            compare_engines(min(args.rows, 50_000))
+            compare_libraries(outputs)
+    finally:
+        if not args.keep_database:
+            with psycopg.connect(extraction.ADMIN_URL, autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {extraction.BENCH_DB} WITH (FORCE)")
 
 if __name__ == "__main__":
     main()
