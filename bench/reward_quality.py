@@ -23,7 +23,9 @@ from scipy import stats
 from trace_assets.quality.consistency import second_verdict
 from trace_assets.quality.correlation import BOOTSTRAP_RESAMPLES, resampled_spearman
 from trace_assets.quality.picture import quality_picture
+from trace_assets.quality.day_rewards import DAY_COLUMNS, DayRewards
 from trace_assets.quality.report import Cuts, quality_rows
+from trace_assets.quality.trailing import TrailingRewards
 
 MODELS = ["Qwen/Qwen3-4B", "glm-5-32b", "qwen3-coder", "gpt-oss 20b"]
 
@@ -60,14 +62,15 @@ def main() -> None:
                                row["judge_score"], None, 800, 50) for row in sample_rows]
     start = datetime(2026, 4, 18, tzinfo=timezone.utc)
     before, started = peak_mb(), time.perf_counter()
-    rows = quality_rows(date(2026, 4, 18), start, labeled, human, {}, verdicts, "", baseline, Cuts(0.5, 0.75, 7),
+    day = DayRewards.of(labeled.select(DAY_COLUMNS).to_batches(max_chunksize=2_048), human)
+    trailing = TrailingRewards.of(lambda: baseline.to_batches(max_chunksize=16_384))
+    rows = quality_rows(date(2026, 4, 18), start, day, {}, verdicts, "", trailing, Cuts(0.5, 0.75, 7),
                         {"judge_scorer": "llm_judge", "judge_model": "qwen3-judge"}, start)
     report_s, report_mb = time.perf_counter() - started, peak_mb() - before
     started = time.perf_counter()
-    by_model: dict[str, list[float]] = {}
-    for row in labeled.select(["model", "final_reward"]).to_pylist():
-        by_model.setdefault(row["model"], []).append(row["final_reward"])
-    png = quality_picture("2026-04-18", by_model, [(0.5, h) for h in human.values()])
+    final = day.rewards["final_reward"]
+    by_model = {name: final[day.model == code] for code, name in enumerate(day.models)}
+    png = quality_picture("2026-04-18", by_model, (np.full(len(human), 0.5), np.fromiter(human.values(), float)))
     picture_s = time.perf_counter() - started
     print(f"{args.traces:,} traces, {len(human):,} with feedback, {baseline.num_rows:,} in the 7-day window")
     print(f"report rows ({len(rows)}): {report_s:.1f} s, peak RSS +{report_mb:.0f} MB")

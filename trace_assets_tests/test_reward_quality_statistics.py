@@ -11,12 +11,14 @@ import pytest
 from trace_assets.quality.agreement import binary_agreement
 from trace_assets.quality.consistency import consistency, consistency_sample, second_verdict
 from trace_assets.quality.correlation import kendall, spearman, spearman_interval
+from trace_assets.quality.day_rewards import DayRewards
 from trace_assets.quality.drift import PSI_FLOOR, median_shift, population_stability_index
 from trace_assets.quality.feedback import FeedbackScale, feedback_from_human_scores, feedback_from_metadata, human_by_trace
 from trace_assets.quality.length_bias import estimated_tokens
 from trace_assets.quality.picture import quality_picture
 from trace_assets.quality.quality_table import FIGURE_COLUMNS, REWARD_QUALITY_SCHEMA
 from trace_assets.quality.report import Cuts, quality_rows
+from trace_assets.quality.trailing import TrailingRewards
 
 NAMES = ("reward", "feedback")
 
@@ -129,9 +131,8 @@ def test_report_rows_have_every_figure_or_its_reason_and_no_nan():
         for i in range(10)
     ])
     rows = quality_rows(
-        date(2026, 4, 18), start, labeled, {}, {}, [], "TRACE_CONSISTENCY_SAMPLE is 0", pa.Table.from_pylist([], schema=pa.schema(
-            [("model", pa.string()), ("final_reward", pa.float64()), ("judge_score", pa.float64()), ("ragas_reward", pa.float64())])),
-        Cuts(0.5, 0.75, 7), {"judge_scorer": "llm_judge", "judge_model": "j"}, start,
+        date(2026, 4, 18), start, DayRewards.of(labeled.to_batches(), {}), {}, [], "TRACE_CONSISTENCY_SAMPLE is 0",
+        TrailingRewards(), Cuts(0.5, 0.75, 7), {"judge_scorer": "llm_judge", "judge_model": "j"}, start,
     )
     assert [row["model"] for row in rows] == ["m1", "m2", None]
     table = pa.Table.from_pylist(rows, schema=REWARD_QUALITY_SCHEMA)  # every column present, typed
@@ -150,9 +151,9 @@ def test_report_rows_have_every_figure_or_its_reason_and_no_nan():
 
 
 def test_the_picture_is_a_png():
-    png = quality_picture("2026-04-18", {"m1": [0.1, 0.5, 0.9], "m2": []}, [(0.5, 0.4)])
+    png = quality_picture("2026-04-18", {"m1": [0.1, 0.5, 0.9], "m2": []}, ([0.5], [0.4]))
     assert png.startswith(b"\x89PNG") and len(png) > 5000
-    assert quality_picture("2026-04-18", {}, []).startswith(b"\x89PNG")
+    assert quality_picture("2026-04-18", {}, ([], [])).startswith(b"\x89PNG")
 
 
 def test_the_bootstrap_ranks_each_resample_as_scipy_does_ties_and_all():

@@ -9,19 +9,20 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyiceberg.expressions import And, EqualTo, GreaterThanOrEqual, LessThan
 
 from trace_assets.assets.iceberg_table import iceberg_table
 from trace_assets.assets.summaries import window_text
 from trace_assets.automation.pools import JUDGE_POOL
 from trace_assets.io_managers.iceberg_window_io_manager import PARTITION_EXPR_METADATA_KEY, TABLE_METADATA_KEY
+from trace_assets.io_managers.trace_window import TraceWindow
 from trace_assets.labeled_table import LABELED_TABLE
 from trace_assets.partitions import daily_partitions, days_in
-from trace_assets.quality.consistency import SecondVerdict, consistency_sample, second_verdict
-from trace_assets.quality.feedback import feedback_from_human_scores, feedback_from_metadata, human_by_trace
-from trace_assets.quality.figure import pairs
+from trace_assets.quality.consistency import HashSample, SecondVerdict, second_verdict
+from trace_assets.quality.day_rewards import DAY_COLUMNS, DayRewards
+from trace_assets.quality.feedback import feedback_from_human_scores, feedback_from_metadata_batches, human_by_trace
 from trace_assets.quality.picture import quality_picture
 from trace_assets.quality.quality_table import (
     REWARD_QUALITY_ICEBERG_SCHEMA,
@@ -29,7 +30,8 @@ from trace_assets.quality.quality_table import (
     REWARD_QUALITY_SPEC,
     REWARD_QUALITY_TABLE,
 )
-from trace_assets.quality.report import BASELINE_COLUMNS, quality_rows
+from trace_assets.quality.report import quality_rows
+from trace_assets.quality.trailing import TRAILING_COLUMNS, TrailingRewards
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.judge import JudgeRequest, JudgeResource
 from trace_assets.resources.reward_quality_settings import RewardQualitySettings
@@ -41,6 +43,9 @@ OFFLINE_CONSISTENCY = (
     "offline scorer: deterministic, so a second pass gives the same scores; consistency here only "
     "shows the scoring is repeatable (same model files and libraries), not how a sampled LLM judge varies"
 )
+# The day's rows are read in batches of narrow columns (ids, models, rewards; answers in the
+# labeled pass): larger batches than the text-heavy steps use.
+ROWS_AT_ONCE = 16_384
 # The figures of the all-models row shown as numbers in the UI (plotted over time per partition).
 HEADLINE = [
     "human_labelled", "final_reward_human_spearman", "final_reward_human_kendall", "final_reward_human_kappa",
@@ -64,7 +69,7 @@ HEADLINE = [
 )
 def reward_quality(
     context: dg.AssetExecutionContext,
-    labeled_dataset: pa.Table,
+    labeled_dataset: TraceWindow,
     judge: JudgeResource,
     iceberg: IcebergWarehouse,
     trace_source: TraceSource,
@@ -76,20 +81,21 @@ def reward_quality(
     length; PSI and median shift against the trailing days; judge vs ragas. A rerun replaces the
     day's rows."""
     settings, window = reward_quality_settings, context.partition_time_window
-    traces = _consented_window(iceberg, TRACES_TABLE, window.start, window.end, ["id", "metadata_json"])
-    feedback, origins = _feedback(traces, trace_source, settings, window, context.log)
+    feedback, origins = _feedback(_window_of(iceberg, TRACES_TABLE, window.start, window.end), trace_source, settings, window, context.log)
     human = human_by_trace(feedback)
     judge_identity = {"judge_scorer": judge.scorer, "judge_model": judge.model}
-    rows, spent, calls = [], 0.0, 0
+    rows, spent, calls, day_rewards = [], 0.0, 0, None
     for day in days_in(window):
         day_start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-        labeled = _rows_between(labeled_dataset, day_start, day_start + timedelta(days=1))
+        labeled = labeled_dataset.between(day_start, day_start + timedelta(days=1))
+        sample = HashSample(settings.consistency_sample, settings.consistency_at_least, labeled.rows_at_most())
+        day_rewards = DayRewards.of(_offering_candidates(labeled, sample, judge), human)
         started = time.monotonic()
-        verdicts, why_no_sample = _judge_again(labeled, judge, settings, context.log)
+        verdicts, why_no_sample = _judge_again(labeled, sample, judge, settings, context.log)
         spent, calls = spent + time.monotonic() - started, calls + len(verdicts)
         baseline = _trailing_rewards(iceberg, day_start, settings.drift_window_days)
         rows += quality_rows(
-            day, day_start, labeled, human, origins, verdicts, why_no_sample, baseline, settings.cuts, judge_identity,
+            day, day_start, day_rewards, origins, verdicts, why_no_sample, baseline, settings.cuts, judge_identity,
             datetime.now(timezone.utc),
         )
     report = pa.Table.from_pylist(rows, schema=REWARD_QUALITY_SCHEMA)
@@ -97,7 +103,7 @@ def reward_quality(
     commit = iceberg.replace_window(table, "day_start", window.start, window.end, REWARD_QUALITY_SCHEMA, report.to_batches())
 
     everything = [row for row in rows if row["model"] is None][-1]
-    picture = quality_picture(str(everything["date"]), _rewards_by_model(labeled_dataset), _reward_vs_human(labeled_dataset, human))
+    picture = quality_picture(str(everything["date"]), _rewards_by_model(day_rewards), _reward_vs_human(day_rewards))
     return dg.MaterializeResult(
         metadata={
             "window": window_text(window),
@@ -124,16 +130,25 @@ def reward_quality(
     )
 
 
-def _feedback(traces: pa.Table, source, settings: RewardQualitySettings, window: dg.TimeWindow, log):
+def _feedback(traces: TraceWindow | None, source, settings: RewardQualitySettings, window: dg.TimeWindow, log):
     """The window's human feedback: metadata.<key> of its consented traces and, when the Langfuse
     API is configured (settings.human_scores) or the trace source can read them, human scores
     (`read_human_scores(start, end)` -> trace_id, name, value) of those traces. Returns the
-    feedback table and the traces with feedback by origin."""
-    feedback, unusable = feedback_from_metadata(traces, settings.feedback_key, settings.scale)
+    feedback table and the traces with feedback by origin. One pass over the traces' ids and
+    metadata, a batch at a time."""
     read_human_scores = getattr(settings.human_scores or source, "read_human_scores", None)
-    if callable(read_human_scores):
-        scores = read_human_scores(window.start, window.end)
-        consented = pa.array(traces.column("id").to_pylist(), pa.string())
+    scores = read_human_scores(window.start, window.end) if callable(read_human_scores) else None
+    scored_ids = pa.array([], pa.string()) if scores is None else pc.unique(scores["trace_id"].combine_chunks()).cast(pa.string())
+    consented_scored: list[pa.Array] = []  # the ids of scored traces seen among the consented ones
+
+    def traces_with_consent():
+        for batch in traces.batches(["id", "metadata_json"], ROWS_AT_ONCE // 8) if traces is not None else ():
+            consented_scored.append(batch.column("id").filter(pc.is_in(batch.column("id"), value_set=scored_ids)))
+            yield batch
+
+    feedback, unusable = feedback_from_metadata_batches(traces_with_consent(), settings.feedback_key, settings.scale)
+    if scores is not None:
+        consented = pa.concat_arrays(consented_scored) if consented_scored else pa.array([], pa.string())
         scores = scores.filter(pc.is_in(scores["trace_id"], value_set=consented))  # consent is a gate here too
         annotated, unusable_scores = feedback_from_human_scores(scores, settings.score_names, settings.scale)
         feedback, unusable = pa.concat_tables([feedback, annotated]), unusable + unusable_scores
@@ -143,71 +158,74 @@ def _feedback(traces: pa.Table, source, settings: RewardQualitySettings, window:
     return feedback, {"traces_by_origin": origins, "unusable": dict(unusable)}
 
 
-def _judge_again(labeled: pa.Table, judge: JudgeResource, settings: RewardQualitySettings, log) -> tuple[list[SecondVerdict], str]:
-    """The day's consistency sample judged a second time by the same judge resource. Only traces
-    whose stored score came from this judge (model and prompt) can be compared."""
+def _offering_candidates(labeled: TraceWindow, sample: HashSample, judge: JudgeResource):
+    """The day's labeled rows (DAY_COLUMNS), offering `sample` the traces whose stored score came
+    from this judge (model and prompt): only those can be compared with a second judgement."""
+    columns = list(dict.fromkeys([*DAY_COLUMNS, "judge_model", "judge_prompt_version"]))
+    for batch in labeled.batches(columns, ROWS_AT_ONCE // 8):  # answers' text: ~3 MB a batch
+        candidates = pc.and_(
+            pc.and_(pc.is_valid(batch.column("judge_score")), pc.equal(batch.column("judge_model"), judge.model)),
+            pc.equal(batch.column("judge_prompt_version"), judge.prompt_version),
+        )
+        sample.offer(batch.column("trace_id").filter(pc.fill_null(candidates, False)).to_pylist())
+        yield batch
+
+
+def _judge_again(
+    labeled: TraceWindow, sample: HashSample, judge: JudgeResource, settings: RewardQualitySettings, log
+) -> tuple[list[SecondVerdict], str]:
+    """The day's consistency sample judged a second time by the same judge resource."""
     if settings.consistency_sample == 0:
         return [], "TRACE_CONSISTENCY_SAMPLE is 0: no trace was judged twice"
+    chosen = sample.chosen()
+    if not chosen:
+        return [], f"no trace of the day has a judge score from {judge.model} with prompt {judge.prompt_version}"
     columns = ["trace_id", "model", "input", "output", "judge_score", "judge_model", "judge_prompt_version",
                "ragas_reward", "ragas_weight", "judge_weight", "preference"]
-    candidates = {
-        row["trace_id"]: row for row in labeled.select(columns).to_pylist()
-        if row["judge_score"] is not None and row["judge_model"] == judge.model
-        and row["judge_prompt_version"] == judge.prompt_version
-    }
-    if not candidates:
-        return [], f"no trace of the day has a judge score from {judge.model} with prompt {judge.prompt_version}"
-    sample = [candidates[i] for i in consistency_sample(list(candidates), settings.consistency_sample, settings.consistency_at_least)]
-    log.info(f"judging {len(sample)} of {len(candidates)} traces again for consistency")
+    by_id = {row["trace_id"]: row for row in labeled.rows_with("trace_id", chosen, columns).to_pylist()}
+    rows = [by_id[trace_id] for trace_id in chosen]
+    log.info(f"judging {len(rows)} of {sample.offered} traces again for consistency")
     verdicts = judge.judge(
-        [JudgeRequest(row["input"] or "", row["output"] or "") for row in sample], on_progress=ProgressLog(log, "consistency")
+        [JudgeRequest(row["input"] or "", row["output"] or "") for row in rows], on_progress=ProgressLog(log, "consistency")
     )
     errors = Counter(v.error_kind for v in verdicts if v.error_kind)
     if errors:
-        log.warning(f"the judge failed on {sum(errors.values())} of {len(sample)} consistency traces: {dict(errors)}")
-    return [second_verdict(row, v.score, v.error_kind, v.tokens_in, v.tokens_out) for row, v in zip(sample, verdicts)], ""
+        log.warning(f"the judge failed on {sum(errors.values())} of {len(rows)} consistency traces: {dict(errors)}")
+    return [second_verdict(row, v.score, v.error_kind, v.tokens_in, v.tokens_out) for row, v in zip(rows, verdicts)], ""
 
 
-def _trailing_rewards(iceberg: IcebergWarehouse, day_start: datetime, days: int) -> pa.Table:
-    """The rewards of the `days` days before `day_start` in the labeled table."""
-    rewards = _consented_window(iceberg, LABELED_TABLE, day_start - timedelta(days=days), day_start, BASELINE_COLUMNS)
-    if rewards is None:
-        return pa.table({name: pa.array([], pa.float64() if name != "model" else pa.string()) for name in BASELINE_COLUMNS})
-    return rewards
+def _trailing_rewards(iceberg: IcebergWarehouse, day_start: datetime, days: int) -> TrailingRewards:
+    """The rewards of the `days` days before `day_start` in the labeled table, summarised."""
+    window = _window_of(iceberg, LABELED_TABLE, day_start - timedelta(days=days), day_start)
+    if window is None:
+        return TrailingRewards()
+    return TrailingRewards.of(lambda: window.batches(TRAILING_COLUMNS, ROWS_AT_ONCE))
 
 
-def _consented_window(iceberg: IcebergWarehouse, identifier: str, start: datetime, end: datetime, columns: list[str]):
-    """Only `columns` of the rows with consent and start <= timestamp < end (None when the table
-    does not exist): a week of answers' text, or the day's, is not needed here and would not fit in
-    memory at scale. Consent is a gate here as in the IO manager."""
+def _window_of(iceberg: IcebergWarehouse, identifier: str, start: datetime, end: datetime) -> TraceWindow | None:
+    """The rows of `identifier` with consent and start <= timestamp < end, read in batches of the
+    columns asked for (None when the table does not exist): a week of answers' text, or the
+    day's, is never held here. Consent is a gate here as in the IO manager."""
     catalog = iceberg.catalog()
     if not catalog.table_exists(identifier):
         return None
-    row_filter = And(
-        And(GreaterThanOrEqual("timestamp", start.isoformat()), LessThan("timestamp", end.isoformat())),
-        EqualTo("consent", True),
-    )
-    return catalog.load_table(identifier).scan(row_filter=row_filter, selected_fields=tuple(columns)).to_arrow()
+    return TraceWindow.of(catalog.load_table(identifier), "timestamp", start, end)
 
 
-def _rows_between(rows: pa.Table, start: datetime, end: datetime) -> pa.Table:
-    timestamps = rows["timestamp"]
-    return rows.filter(pc.and_(pc.greater_equal(timestamps, pa.scalar(start, timestamps.type)),
-                               pc.less(timestamps, pa.scalar(end, timestamps.type))))
-
-
-def _rewards_by_model(labeled: pa.Table) -> dict[str, list[float]]:
-    by_model: dict[str, list[float]] = {}
-    for row in labeled.select(["model", "final_reward"]).to_pylist():
-        if row["final_reward"] is not None:
-            by_model.setdefault(row["model"] or "(no model)", []).append(row["final_reward"])
+def _rewards_by_model(day: DayRewards) -> dict[str, np.ndarray]:
+    final = day.rewards["final_reward"]
+    by_model = {}
+    for code, name in enumerate(day.models):
+        rewards = final[(day.model == code) & ~np.isnan(final)]
+        if len(rewards):
+            by_model[name or "(no model)"] = rewards
     return by_model
 
 
-def _reward_vs_human(labeled: pa.Table, human: dict[str, float]) -> list[tuple[float, float]]:
-    ids = labeled.column("trace_id").to_pylist()
-    rewards, people = pairs(labeled.column("final_reward").to_pylist(), [human.get(i) for i in ids])
-    return list(zip(rewards, people))
+def _reward_vs_human(day: DayRewards) -> tuple[np.ndarray, np.ndarray]:
+    final = day.rewards["final_reward"]
+    both = ~np.isnan(final) & ~np.isnan(day.human)
+    return final[both], day.human[both]
 
 
 def _by_model_table(rows: list[dict]) -> str:

@@ -5,6 +5,8 @@ agreement by chance)."""
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from trace_assets.quality.figure import Figure
 
 
@@ -17,16 +19,16 @@ class BinaryAgreement:
     human_good_share: Figure
 
 
-def binary_agreement(rewards: list[float], human: list[float], reward_good_at: float, human_good_at: float) -> BinaryAgreement:
+def binary_agreement(rewards, human, reward_good_at: float, human_good_at: float) -> BinaryAgreement:
     """Paired rewards and human values, each "good" at or above its cut point."""
     n = len(rewards)
     if n == 0:
         none = Figure.null("no trace has both a reward and human feedback")
         return BinaryAgreement(0, none, none, none, none)
-    reward_good = [value >= reward_good_at for value in rewards]
-    human_good = [value >= human_good_at for value in human]
-    agree = sum(a == b for a, b in zip(reward_good, human_good)) / n
-    p_reward, p_human = sum(reward_good) / n, sum(human_good) / n
+    reward_good = np.asarray(rewards, float) >= reward_good_at
+    human_good = np.asarray(human, float) >= human_good_at
+    agree = int(np.count_nonzero(reward_good == human_good)) / n
+    p_reward, p_human = int(np.count_nonzero(reward_good)) / n, int(np.count_nonzero(human_good)) / n
     by_chance = p_reward * p_human + (1 - p_reward) * (1 - p_human)
     if by_chance >= 1.0:
         kappa = Figure.null(

@@ -12,10 +12,39 @@ from trace_assets.scoring.rewards import final_reward, preference_band
 def consistency_sample(trace_ids: list[str], share: float, at_least: int) -> list[str]:
     """`share` of the traces (at least `at_least`, at most all of them), chosen by a hash of
     their ids: the same traces on every rerun of the day, spread over the day's models."""
-    if share <= 0 or not trace_ids:
-        return []
-    size = min(len(trace_ids), max(at_least, math.ceil(share * len(trace_ids))))
-    return sorted(trace_ids, key=lambda trace_id: hashlib.sha256(trace_id.encode("utf-8")).hexdigest())[:size]
+    sample = HashSample(share, at_least, len(trace_ids))
+    sample.offer(trace_ids)
+    return sample.chosen()
+
+
+class HashSample:
+    """`consistency_sample` of ids offered a batch at a time, of a day of at most `at_most`
+    traces: only the ids that can still be chosen are kept (at most twice the largest sample)."""
+
+    def __init__(self, share: float, at_least: int, at_most: int):
+        self.share, self.at_least, self.at_most = share, at_least, at_most
+        self._keep = _sample_size(at_most, share, at_least)
+        self._kept: list[tuple[str, str]] = []  # (digest, trace id)
+        self.offered = 0
+
+    def offer(self, trace_ids) -> None:
+        self.offered += len(trace_ids)
+        if self._keep == 0:
+            return
+        self._kept += [(hashlib.sha256(trace_id.encode("utf-8")).hexdigest(), trace_id) for trace_id in trace_ids]
+        if len(self._kept) > 2 * self._keep:
+            self._kept = sorted(self._kept)[:self._keep]
+
+    def chosen(self) -> list[str]:
+        if self.offered > self.at_most:
+            raise ValueError(f"{self.offered} traces were offered to a sample sized for a day of at most {self.at_most}")
+        return [trace_id for _, trace_id in sorted(self._kept)[:_sample_size(self.offered, self.share, self.at_least)]]
+
+
+def _sample_size(traces: int, share: float, at_least: int) -> int:
+    if share <= 0 or traces == 0:
+        return 0
+    return min(traces, max(at_least, math.ceil(share * traces)))
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,17 @@
 scores (`read_human_scores`, e.g. Langfuse's)."""
 
 import json
+import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+# A key that JSON writers (Python's, PostgreSQL's, Langfuse's) write as itself, without escapes:
+# such a key is looked for in the metadata's text before a row's metadata is parsed.
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.\- ]+")
 FEEDBACK_SCHEMA = pa.schema(
     [
         pa.field("trace_id", pa.string(), nullable=False),
@@ -50,10 +56,18 @@ class FeedbackScale:
 def feedback_from_metadata(traces: pa.Table, key: str, scale: FeedbackScale) -> tuple[pa.Table, Counter]:
     """Feedback from `metadata.<key>` of traces (columns `id`, `metadata_json`), and how many
     traces had the key with an unusable value, by reason."""
+    return feedback_from_metadata_batches(traces.select(["id", "metadata_json"]).to_batches(max_chunksize=10_000), key, scale)
+
+
+def feedback_from_metadata_batches(batches: Iterable[pa.RecordBatch], key: str, scale: FeedbackScale) -> tuple[pa.Table, Counter]:
+    """`feedback_from_metadata` over record batches (columns `id`, `metadata_json`): only the rows
+    whose metadata text can hold the key are parsed."""
     rows, unusable = [], Counter()
     origin = f"metadata.{key}"
-    for batch in traces.select(["id", "metadata_json"]).to_batches(max_chunksize=10_000):
-        for trace in batch.to_pylist():
+    for batch in batches:
+        if _PLAIN_KEY.fullmatch(key):  # written as itself in any JSON text: rows without it have no such key
+            batch = batch.filter(pc.fill_null(pc.match_substring(batch.column("metadata_json"), f'"{key}"'), False))
+        for trace in batch.select(["id", "metadata_json"]).to_pylist():
             metadata = _object(trace["metadata_json"])
             if key not in metadata or metadata[key] is None:
                 continue

@@ -20,8 +20,3 @@ class Figure:
     def null(reason: str) -> "Figure":
         return Figure(None, reason)
 
-
-def pairs(xs: list[float | None], ys: list[float | None]) -> tuple[list[float], list[float]]:
-    """The positions where both sides have a value, as two aligned lists."""
-    both = [(x, y) for x, y in zip(xs, ys) if x is not None and y is not None]
-    return [x for x, _ in both], [y for _, y in both]

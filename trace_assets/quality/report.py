@@ -2,23 +2,20 @@
 every figure of `training_data.reward_quality`, null with the reason where undefined."""
 
 import json
-import statistics
+import math
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import pyarrow as pa
-import pyarrow.compute as pc
+import numpy as np
 
 from trace_assets.quality.agreement import binary_agreement
 from trace_assets.quality.consistency import SecondVerdict, consistency
 from trace_assets.quality.correlation import kendall, spearman, spearman_interval
-from trace_assets.quality.drift import median_shift, population_stability_index
-from trace_assets.quality.figure import Figure, pairs
-from trace_assets.quality.length_bias import answer_length, estimated_tokens
+from trace_assets.quality.day_rewards import DayRewards
+from trace_assets.quality.drift import bin_counts, psi_of_counts, shift_of_medians
+from trace_assets.quality.figure import Figure
 from trace_assets.quality.quality_table import FIGURE_COLUMNS, REWARDS
-
-LABELED_COLUMNS = ["trace_id", "model", "output", *REWARDS]
-BASELINE_COLUMNS = ["model", *REWARDS]
+from trace_assets.quality.trailing import TrailingRewards
 
 
 @dataclass(frozen=True)
@@ -34,57 +31,55 @@ class Cuts:
 def quality_rows(
     day: date,
     day_start: datetime,
-    labeled: pa.Table,
-    human: dict[str, float],
+    labeled: DayRewards,
     feedback_origins: dict,
     verdicts: list[SecondVerdict],
     why_no_sample: str,
-    baseline: pa.Table,
+    baseline: TrailingRewards,
     cuts: Cuts,
     judge: dict,
     computed_at: datetime,
 ) -> list[dict]:
     """One row per model of the day's labeled traces (traces without a model name count in the
     all-models row only), then the all-models row."""
-    traces = labeled.select(LABELED_COLUMNS).to_pylist()
-    for trace in traces:  # once per trace, not once per reward and model
-        trace["length"], trace["tokens"] = answer_length(trace["output"]), estimated_tokens(trace["output"])
-    models = sorted({trace["model"] for trace in traces if trace["model"] is not None})
-    scopes = [(model, lambda row, m=model: row["model"] == m) for model in models] + [(None, lambda row: True)]
     rows = []
-    for model, belongs in scopes:
+    for model in [*labeled.named_models(), None]:
         row = {"date": day, "day_start": day_start, "model": model, "computed_at": computed_at, **judge}
         row["feedback_origins"] = json.dumps(feedback_origins, sort_keys=True)
         reasons: dict[str, str] = {}
-        earlier = baseline if model is None else baseline.filter(pc.equal(baseline["model"], model))
         _figures(
-            row, reasons, [t for t in traces if belongs(t)], human, [v for v in verdicts if belongs(v.__dict__)],
-            why_no_sample, earlier.select(BASELINE_COLUMNS), cuts,
+            row, reasons, labeled, labeled.of_model(model), [v for v in verdicts if model is None or v.model == model],
+            why_no_sample, baseline, model, cuts,
         )
         row["null_reasons"] = json.dumps(reasons, sort_keys=True, ensure_ascii=False)
         rows.append(row)
     return rows
 
 
-def _figures(row, reasons, traces, human, verdicts, why_no_sample, baseline, cuts: Cuts) -> None:
+def _figures(row, reasons, day: DayRewards, scope: np.ndarray, verdicts, why_no_sample, baseline: TrailingRewards,
+             model: str | None, cuts: Cuts) -> None:
     def put(name: str, figure: Figure) -> None:
         row[name] = figure.value
         if figure.value is None:
             reasons[name] = figure.reason
 
-    rewarded = [t["final_reward"] for t in traces if t["final_reward"] is not None]
-    row["traces"], row["rewarded"] = len(traces), len(rewarded)
+    rewards = {reward: day.rewards[reward][scope] for reward in REWARDS}
+    present = {reward: ~np.isnan(values) for reward, values in rewards.items()}
+    rewarded = rewards["final_reward"][present["final_reward"]]
+    row["traces"], row["rewarded"] = int(scope.sum()), len(rewarded)
     no_reward = Figure.null("no trace of the day has a final_reward")
-    put("final_reward_mean", Figure(statistics.fmean(rewarded)) if rewarded else no_reward)
-    put("final_reward_median", Figure(statistics.median(rewarded)) if rewarded else no_reward)
+    put("final_reward_mean", Figure(math.fsum(rewarded.tolist()) / len(rewarded)) if len(rewarded) else no_reward)
+    put("final_reward_median", Figure(float(np.median(rewarded))) if len(rewarded) else no_reward)
 
-    labelled = [human.get(t["trace_id"]) for t in traces]
-    row["human_labelled"] = sum(value is not None for value in labelled)
+    human = day.human[scope]
+    labelled = ~np.isnan(human)
+    row["human_labelled"] = int(labelled.sum())
     for reward in REWARDS:
-        values, people = pairs([t[reward] for t in traces], labelled)
+        both = present[reward] & labelled
+        values, people = rewards[reward][both], human[both]
         names = (reward, "human feedback")
         row[f"{reward}_human_n"] = len(values)
-        if not values:
+        if not len(values):
             why = "no human feedback on the day's traces" if not row["human_labelled"] else f"no trace with human feedback has a {reward}"
             for suffix in ("spearman", "spearman_low", "spearman_high", "kendall", "agreement", "kappa", "good_share"):
                 put(f"{reward}_human_{suffix}", Figure.null(why))
@@ -109,23 +104,22 @@ def _figures(row, reasons, traces, human, verdicts, why_no_sample, baseline, cut
     put("consistency_mean_abs_diff", second.mean_abs_diff)
     put("consistency_band_change_rate", second.band_change_rate)
 
+    length, tokens = day.length[scope], day.tokens[scope]
     for reward in REWARDS:
-        scored = [t for t in traces if t[reward] is not None]
-        values = [t[reward] for t in scored]
-        put(f"{reward}_length_spearman", spearman(values, [t["length"] for t in scored], (reward, "answer length")))
-        tokens = [t["tokens"] for t in scored]
-        put(f"{reward}_length_tokens_spearman", spearman(values, tokens, (reward, "answer tokens (estimated)")))
+        scored = present[reward]
+        values = rewards[reward][scored]
+        put(f"{reward}_length_spearman", spearman(values, length[scored], (reward, "answer length")))
+        put(f"{reward}_length_tokens_spearman", spearman(values, tokens[scored], (reward, "answer tokens (estimated)")))
 
-    row["drift_baseline_traces"] = baseline.num_rows
+    row["drift_baseline_traces"] = baseline.rows(model)
     for reward in REWARDS:
-        now = [t[reward] for t in traces if t[reward] is not None]
-        before = baseline.column(reward).drop_null().to_numpy()
-        put(f"{reward}_psi", population_stability_index(now, before, cuts.drift_window_days))
-        put(f"{reward}_median_shift", median_shift(now, before, cuts.drift_window_days))
+        now, before = rewards[reward][present[reward]], baseline.summary(model, reward)
+        put(f"{reward}_psi", psi_of_counts(bin_counts(now), before.bins, cuts.drift_window_days))
+        put(f"{reward}_median_shift", shift_of_medians(now, before.median, cuts.drift_window_days))
 
-    judged, measured = pairs([t["judge_score"] for t in traces], [t["ragas_reward"] for t in traces])
-    row["judge_ragas_n"] = len(judged)
-    put("judge_ragas_spearman", spearman(judged, measured, ("judge_score", "ragas_reward")))
+    both = present["judge_score"] & present["ragas_reward"]
+    row["judge_ragas_n"] = int(both.sum())
+    put("judge_ragas_spearman", spearman(rewards["judge_score"][both], rewards["ragas_reward"][both], ("judge_score", "ragas_reward")))
 
     missing = [name for name in FIGURE_COLUMNS if name not in row]
     if missing:

@@ -1,0 +1,82 @@
+"""One day's labeled traces as numbers, for the report: per trace its model (a code), the three
+rewards (NaN where null), the answer's length in characters and in estimated tokens, and its
+human feedback on [0, 1] (NaN where none), as numpy arrays built a record batch at a time. A day
+of 1,000,000 traces is ~60 MB here; the answers' text is only read, a batch at a time."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trace_assets.quality.quality_table import REWARDS
+
+DAY_COLUMNS = ["trace_id", "model", "output", *REWARDS]
+
+
+@dataclass(frozen=True)
+class DayRewards:
+    models: list  # model names by code (None: traces without a model name)
+    model: np.ndarray  # int32 code per trace
+    rewards: dict[str, np.ndarray]  # reward -> float64 per trace, NaN where null
+    length: np.ndarray  # answer characters (length_bias.answer_length)
+    tokens: np.ndarray  # answer tokens, estimated (length_bias.estimated_tokens)
+    human: np.ndarray  # human feedback on [0, 1], NaN where none
+
+    @classmethod
+    def of(cls, batches: Iterable[pa.RecordBatch], human: dict[str, float]) -> "DayRewards":
+        """From record batches with DAY_COLUMNS, and the human values by trace id."""
+        human_ids = pa.array(list(human), pa.string())
+        human_values = np.append(np.fromiter(human.values(), float, len(human)), np.nan)  # last: "none"
+        codes: dict = {}
+        parts: dict[str, list[np.ndarray]] = {name: [] for name in ("model", "length", "tokens", "human", *REWARDS)}
+        for batch in batches:
+            names = batch.column("model").to_pylist()
+            for name in names:
+                codes.setdefault(name, len(codes))
+            parts["model"].append(np.fromiter((codes[name] for name in names), np.int32, len(names)))
+            for reward in REWARDS:
+                parts[reward].append(batch.column(reward).to_numpy(zero_copy_only=False).astype(float))
+            length, tokens = answer_sizes(batch.column("output"))
+            parts["length"].append(length)
+            parts["tokens"].append(tokens)
+            where = pc.fill_null(pc.index_in(batch.column("trace_id"), value_set=human_ids), len(human))
+            parts["human"].append(human_values[where.to_numpy(zero_copy_only=False)])
+        joined = {name: np.concatenate(arrays) if arrays else np.zeros(0) for name, arrays in parts.items()}
+        return cls(
+            list(codes), joined["model"].astype(np.int32), {reward: joined[reward].astype(float) for reward in REWARDS},
+            joined["length"].astype(np.int64), joined["tokens"].astype(np.int64), joined["human"].astype(float),
+        )
+
+    @property
+    def traces(self) -> int:
+        return len(self.model)
+
+    def named_models(self) -> list[str]:
+        """The day's model names, sorted (traces without one are not a model of their own)."""
+        return sorted(name for name in self.models if name is not None)
+
+    def of_model(self, name: str | None) -> np.ndarray:
+        """A mask of the traces of model `name`; None: every trace."""
+        if name is None:
+            return np.ones(self.traces, bool)
+        return self.model == self.models.index(name)
+
+
+def answer_sizes(answers: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Per answer its characters and its estimated tokens (4 ASCII characters a token, one a
+    token for any other character), as length_bias's `answer_length` and `estimated_tokens`
+    count them, from the UTF-8 bytes in Arrow's buffer: an ASCII character is a byte below 0x80,
+    and no byte of another character is."""
+    answers = answers.cast(pa.large_string())
+    characters = pc.fill_null(pc.utf8_length(answers), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    if len(answers) == 0:
+        return characters, characters.copy()
+    _, offsets_buffer, data_buffer = answers.buffers()
+    offsets = np.frombuffer(offsets_buffer, np.int64)[answers.offset:answers.offset + len(answers) + 1]
+    data = np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    below = np.concatenate([[0], np.cumsum(data[offsets[0]:offsets[-1]] < 0x80, dtype=np.int32)])
+    ascii_chars = below[offsets[1:] - offsets[0]] - below[offsets[:-1] - offsets[0]]
+    ascii_chars = np.where(pc.is_null(answers).to_numpy(zero_copy_only=False), 0, ascii_chars)
+    return characters, (ascii_chars + 3) // 4 + characters - ascii_chars
