@@ -1,6 +1,6 @@
-"""Peak memory of the scoring steps' parent processes (judge_scores, ragas_scores) and of
-labeled_dataset on a day of N consented traces, each step in its own process (as Dagster's
-multiprocess executor runs them in a run pod).
+"""Peak memory of the scoring steps' parent processes (judge_scores, ragas_scores), of
+labeled_dataset and of reward_quality on a day of N consented traces, each step in its own process
+(as Dagster's multiprocess executor runs them in a run pod).
 
     python bench/scoring_memory.py --traces 1000000 --fresh-judge 20000 --fresh-ragas 1000
 
@@ -11,7 +11,10 @@ side is ~20 traces/s a process), so the score tables are seeded with the rows a 
 would have stored, for every trace but `--fresh-judge` / `--fresh-ragas` of them: each scoring
 step still reads, hashes and plans all N traces, scores the fresh ones for real (the judge client,
 ragas in its worker processes) against a loopback OpenAI-compatible fleet, and commits N rows.
-labeled_dataset then joins the N traces to the N score rows of each.
+labeled_dataset then joins the N traces to the N score rows of each. reward_quality reads the
+day's labeled rows, the feedback of 10% of the traces (`feedback_score` in their metadata), judges
+its 2% consistency sample again against the fleet, and compares the day with `--trailing-days`
+earlier days of N labeled rows each, seeded into the labeled table (rewards and models; no text).
 
 Each step is `dagster.materialize` of that one asset in a fresh Python process; printed: the
 process's RSS once the code is imported (its floor), its peak RSS (VmHWM; the ragas workers are
@@ -31,6 +34,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -39,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 from process_memory import own_status_mb  # noqa: E402
 
 DAY = datetime(2026, 4, 18, tzinfo=timezone.utc)
-STEPS = ("judge_scores", "ragas_scores", "labeled_dataset")
+STEPS = ("judge_scores", "ragas_scores", "labeled_dataset", "reward_quality")
 TARGET_MB = 512
 ROWS_AT_ONCE = 10_000
 MODELS = ("gpt-4o-mini", "qwen3-32b", "llama-3.3-70b", "mistral-large")
@@ -75,7 +79,10 @@ def day_batches(traces: int):
             "latency_ms": pa.array([800 + p % 700 for p in picks], pa.int64()),
             "token_count": pa.array([900 + p % 400 for p in picks], pa.int64()),
             "consent": pa.array([True] * n),
-            "metadata_json": pa.array([json.dumps({"env": "prod", "feature": f"f{p % 7}"}) for p in picks]),
+            "metadata_json": pa.array([
+                json.dumps({"env": "prod", "feature": f"f{p % 7}", **({"feedback_score": 1 + p % 5} if p % 10 == 0 else {})})
+                for p in picks
+            ]),
             "contexts": pa.array([[contexts[(p + k) % 83] for k in range(3)] for p in picks], pa.list_(pa.string())),
             "messages": pa.nulls(n, pa.string()),
             "redaction": pa.nulls(n, pa.string()),
@@ -83,14 +90,16 @@ def day_batches(traces: int):
         yield pa.RecordBatch.from_arrays([columns[f.name].cast(f.type) for f in LANDED_TRACE_SCHEMA], schema=LANDED_TRACE_SCHEMA)
 
 
-def seed_day(folder: str, traces: int, fresh_judge: int, fresh_ragas: int) -> None:
+def seed_day(folder: str, traces: int, fresh_judge: int, fresh_ragas: int, trailing_days: int = 0) -> None:
     """The day's traces in the Iceberg traces table, and the judge and ragas score rows a previous
-    run stored for all of them but the first `fresh_judge` / `fresh_ragas` (those get scored)."""
+    run stored for all of them but the first `fresh_judge` / `fresh_ragas` (those get scored); and
+    `trailing_days` earlier days of `traces` labeled rows each in the labeled table."""
     from trace_assets.assets.judge_scores import JUDGE_SCORES
     from trace_assets.assets.ragas_scores import RAGAS_SCORES
     from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
     from trace_assets.resources.judge import JudgeResource
     from trace_assets.resources.ragas_scorer import RagasResource
+    from trace_assets.labeled_table import LABELED_ICEBERG_SCHEMA, LABELED_SCHEMA, LABELED_TABLE
     from trace_assets.score_tables import BY_DAY
     from trace_assets.scoring.content_hash import content_hash
     from trace_assets.traces_schema import LANDED_TRACE_SCHEMA, TRACES_ICEBERG_SCHEMA, TRACES_PARTITION_SPEC, TRACES_TABLE
@@ -137,24 +146,68 @@ def seed_day(folder: str, traces: int, fresh_judge: int, fresh_ragas: int) -> No
     for scores, make_row, skip in ((JUDGE_SCORES, judged, fresh_judge), (RAGAS_SCORES, measured, fresh_ragas)):
         stored = warehouse.ensure_table(scores.identifier, scores.iceberg_schema, BY_DAY, {})
         warehouse.replace_window(stored, "timestamp", DAY, end, scores.arrow_schema, score_rows(make_row, skip))
+    if trailing_days:
+        labeled = warehouse.ensure_table(LABELED_TABLE, LABELED_ICEBERG_SCHEMA, BY_DAY, {})
+        first = DAY - timedelta(days=trailing_days)
+        warehouse.replace_window(labeled, "timestamp", first, DAY, LABELED_SCHEMA, trailing_labeled_batches(first, trailing_days, traces))
+
+
+def trailing_labeled_batches(first: datetime, days: int, traces: int):
+    """`traces` labeled rows a day for `days` days from `first`: models, timestamps and rewards
+    (the judge's on an 11-point scale, ragas' and the final reward continuous); no text."""
+    from trace_assets.labeled_table import LABELED_SCHEMA
+
+    rng = np.random.default_rng(11)
+    seconds = 86_400 / max(traces, 1)
+    for day in range(days):
+        for start in range(0, traces, 100_000):
+            n = min(100_000, traces - start)
+            positions = np.arange(start, start + n)
+            judge = rng.integers(0, 11, n) / 10
+            ragas = rng.random(n)
+            columns = {
+                "trace_id": pa.array([f"trailing-{day}-{p}" for p in positions]),
+                "timestamp": pa.array(
+                    np.datetime64(first.replace(tzinfo=None) + timedelta(days=day), "us")
+                    + (positions * seconds * 1e6).astype("timedelta64[us]")
+                ).cast(pa.timestamp("us", tz="UTC")),
+                "model": pa.array([MODELS[p % len(MODELS)] for p in positions]),
+                "consent": pa.array(np.ones(n, bool)),
+                "judge_score": pa.array(judge),
+                "ragas_reward": pa.array(ragas),
+                "ragas_weight": pa.array(np.full(n, 0.6)),
+                "judge_weight": pa.array(np.full(n, 0.4)),
+                "final_reward": pa.array(0.6 * ragas + 0.4 * judge),
+                "labeled_at": pa.array([first] * n, pa.timestamp("us", tz="UTC")),
+            }
+            yield pa.RecordBatch.from_arrays(
+                [columns[f.name].cast(f.type) if f.name in columns else pa.nulls(n, f.type) for f in LABELED_SCHEMA],
+                schema=LABELED_SCHEMA,
+            )
 
 
 def run_step(step: str, folder: str, base_url: str, ragas_processes: int = 2) -> dict:
     """Materialize `step` for DAY in this process; its rows, what it scored, and its memory."""
     import dagster as dg
+    from dagster_duckdb import DuckDBResource
 
     from trace_assets.assets.iceberg_table import iceberg_table
     from trace_assets.assets.judge_scores import judge_scores
     from trace_assets.assets.labeled_dataset import labeled_dataset
     from trace_assets.assets.ragas_scores import ragas_scores
+    from trace_assets.assets.reward_quality import reward_quality
     from trace_assets.io_managers.iceberg_window_io_manager import IcebergWindowIOManager
+    from trace_assets.resources.duckdb_source import DuckDBTraceSource
     from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
     from trace_assets.resources.judge import JudgeResource
     from trace_assets.resources.ragas_scorer import RagasResource
+    from trace_assets.resources.reward_quality_settings import RewardQualitySettings
     from trace_assets.resources.trace_lake import TraceLake
 
     warehouse = IcebergWarehouse(local_fallback_dir=f"{folder}/iceberg")
     resources = {
+        "trace_source": DuckDBTraceSource(duckdb=DuckDBResource(database=":memory:")),  # reward_quality's: no human scores
+        "reward_quality_settings": RewardQualitySettings(),
         "trace_lake": TraceLake(uri=f"{folder}/lake"),
         "iceberg": warehouse,
         "iceberg_io_manager": IcebergWindowIOManager(warehouse=warehouse),
@@ -165,7 +218,7 @@ def run_step(step: str, folder: str, base_url: str, ragas_processes: int = 2) ->
     started = time.perf_counter()
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize(
-            [iceberg_table, judge_scores, ragas_scores, labeled_dataset], selection=[step], resources=resources,
+            [iceberg_table, judge_scores, ragas_scores, labeled_dataset, reward_quality], selection=[step], resources=resources,
             partition_key=DAY.date().isoformat(), instance=instance, raise_on_error=True,
         )
     seconds = time.perf_counter() - started
@@ -193,6 +246,7 @@ def main() -> None:
     parser.add_argument("--fresh-judge", type=int, default=20_000, help="traces judge_scores scores anew (the rest reused)")
     parser.add_argument("--fresh-ragas", type=int, default=500, help="traces ragas_scores scores anew (the rest reused)")
     parser.add_argument("--ragas-processes", type=int, default=2)
+    parser.add_argument("--trailing-days", type=int, default=7, help="earlier labeled days reward_quality compares with")
     parser.add_argument("--latency-ms", type=float, default=20, help="the loopback fleet's answer latency")
     parser.add_argument("--steps", default=",".join(STEPS), help="comma-separated, in order")
     parser.add_argument("--folder", help="keep the day in this folder (seeded when empty) instead of a temporary one")
@@ -209,9 +263,10 @@ def main() -> None:
         folder = args.folder or scratch
         if not Path(folder, "iceberg").exists():
             started = time.perf_counter()
-            seed_day(folder, args.traces, args.fresh_judge, args.fresh_ragas)
+            seed_day(folder, args.traces, args.fresh_judge, args.fresh_ragas, args.trailing_days)
             print(f"seeded {args.traces:,} traces and their stored scores in {time.perf_counter() - started:.0f} s "
-                  f"(judge: {args.fresh_judge:,} fresh, ragas: {args.fresh_ragas:,} fresh)", flush=True)
+                  f"(judge: {args.fresh_judge:,} fresh, ragas: {args.fresh_ragas:,} fresh; {args.trailing_days} trailing "
+                  f"labeled days)", flush=True)
         results = []
         with running_fleet(args.latency_ms / 1000, ragas=True) as (_, base_url):
             for step in args.steps.split(","):
