@@ -35,6 +35,17 @@ BUCKET_SHARE = 16
 # Buckets when the reader cannot tell how large the window is (it is split again if needed).
 _DEFAULT_BUCKETS = 8
 _MAX_BUCKETS = 4096
+# Buckets of the first split, at most: each flush of the shared write buffer appends to every
+# bucket, so appends grow with buckets x flushes, the square of the day. A larger day is split
+# in two rounds (each first-round bucket split again as it is read back): measured at 1,000,000
+# traces, 513 buckets in one round took ~200,000 appends of ~30 KB; 64 then ~9 each take
+# ~30,000 of ~250 KB and ~4,000 of ~2 MB, the day written twice.
+_FIRST_ROUND_BUCKETS = 64
+# A bucket split again is split into buckets of about this fraction of the share (hashes do not
+# split evenly; one over its share would be split a third time).
+_SPLIT_FILL = 0.8
+# Rows read back from a bucket are split again in pieces of about this many bytes.
+_RESPLIT_PIECE_BYTES = 8 << 20
 
 
 class SpanSpool:
@@ -74,12 +85,30 @@ class SpanSpool:
             return
         if self._buckets is None:
             count = max(_DEFAULT_BUCKETS, math.ceil(self._expected_bytes / self._bucket_bytes))
-            self._buckets = _Buckets(self._directory / "spool", min(count, _MAX_BUCKETS), self._bucket_bytes, seed=0)
+            self._buckets = _Buckets(self._directory / "spool", min(count, _FIRST_ROUND_BUCKETS), self._bucket_bytes, seed=0)
         table = spans if isinstance(spans, pa.Table) else pa.Table.from_batches([spans])
         table = table.cast(SPAN_SCHEMA)
         self._buckets.append(table)
         self.spans += table.num_rows
         self.bytes += table.nbytes
+
+    @property
+    def directory(self) -> Path:
+        """The spool's folder on local disk (removed with everything in it when the spool closes)."""
+        return self._directory
+
+    @property
+    def bucket_bytes(self) -> float:
+        """A bucket's share of the memory limit: larger buckets are split again before sorting."""
+        return self._bucket_bytes
+
+    def bucket_files(self) -> list[tuple[Path, int]]:
+        """The spool's bucket files and their Arrow bytes, for `sorted_bucket` elsewhere (another
+        process): what `trace_tables` would sort, in its order. No more spans are added after."""
+        if self._buckets is None:
+            return []
+        self._buckets.close()
+        return [(path, size) for path, size in zip(self._buckets.paths, self._buckets.bytes, strict=True) if size]
 
     def trace_tables(self) -> Iterator[pa.Table]:
         """Tables of whole traces: each trace's spans in one table, each span once, sorted by
@@ -118,8 +147,10 @@ class _Buckets:
         of_row = bucket_of(table.column("trace_id"), self.count, self.seed)
         order = np.argsort(of_row, kind="stable")
         bounds = np.searchsorted(of_row[order], np.arange(self.count + 1))
+        # One take puts the rows in bucket order; each bucket's rows are then a slice of it.
+        table = table.take(pa.array(order))
         for bucket in np.flatnonzero(np.diff(bounds)):
-            part = table.take(pa.array(order[bounds[bucket] : bounds[bucket + 1]]))
+            part = table.slice(bounds[bucket], bounds[bucket + 1] - bounds[bucket])
             self._pending[bucket].append(part)
             self._pending_bytes += part.nbytes
             self.bytes[bucket] += part.nbytes
@@ -138,34 +169,45 @@ class _Buckets:
     def close(self) -> None:
         self.flush()
 
-    def read(self, bucket: int) -> Iterator[pa.RecordBatch]:
-        """The bucket's rows: the streams its file holds, one after the other."""
-        path = self.paths[bucket]
-        if not path.exists():
-            return
-        size = path.stat().st_size
-        with pa.OSFile(str(path)) as source:
-            while source.tell() < size:
-                yield from pa.ipc.open_stream(source)
-
 
 def _sorted_buckets(buckets: _Buckets, bucket_bytes: float, depth: int) -> Iterator[pa.Table]:
     for bucket in range(buckets.count):
-        if buckets.bytes[bucket] == 0:
-            continue
-        if buckets.bytes[bucket] > bucket_bytes and depth < 4:
-            # More than this bucket's share: split it again, with another hash, before sorting.
-            count = min(math.ceil(buckets.bytes[bucket] / bucket_bytes) * 2, _MAX_BUCKETS)
-            smaller = _Buckets(buckets.folder / f"bucket-{bucket}", count, bucket_bytes, seed=depth)
-            for batch in buckets.read(bucket):
-                smaller.append(pa.Table.from_batches([batch]))
-            smaller.close()
-            buckets.paths[bucket].unlink()
-            yield from _sorted_buckets(smaller, bucket_bytes, depth + 1)
-            continue
-        table = pa.Table.from_batches(list(buckets.read(bucket)), schema=SPAN_SCHEMA)
-        buckets.paths[bucket].unlink()
-        yield _sorted_unique(table)
+        if buckets.bytes[bucket]:
+            yield from sorted_bucket(buckets.paths[bucket], buckets.bytes[bucket], bucket_bytes, depth)
+
+
+def sorted_bucket(path: Path, arrow_bytes: int, bucket_bytes: float, depth: int = 1) -> Iterator[pa.Table]:
+    """The traces of one bucket file as sorted_unique tables; the file is removed. A bucket of
+    more than `bucket_bytes` is split again, with another hash, before sorting."""
+    if arrow_bytes > bucket_bytes and depth < 4:
+        count = min(math.ceil(arrow_bytes / (bucket_bytes * _SPLIT_FILL)), _MAX_BUCKETS)
+        smaller = _Buckets(path.with_suffix(""), count, bucket_bytes, seed=depth)
+        piece, piece_bytes = [], 0
+        for batch in _read_streams(path):
+            piece.append(batch)
+            piece_bytes += batch.nbytes
+            if piece_bytes >= _RESPLIT_PIECE_BYTES:
+                smaller.append(pa.Table.from_batches(piece))
+                piece, piece_bytes = [], 0
+        if piece:
+            smaller.append(pa.Table.from_batches(piece))
+        smaller.close()
+        path.unlink()
+        yield from _sorted_buckets(smaller, bucket_bytes, depth + 1)
+        return
+    table = pa.Table.from_batches(list(_read_streams(path)), schema=SPAN_SCHEMA)
+    path.unlink()
+    yield _sorted_unique(table)
+
+
+def _read_streams(path: Path) -> Iterator[pa.RecordBatch]:
+    """A bucket file's rows: the Arrow IPC streams appended to it, one after the other."""
+    if not path.exists():
+        return
+    size = path.stat().st_size
+    with pa.OSFile(str(path)) as source:
+        while source.tell() < size:
+            yield from pa.ipc.open_stream(source)
 
 
 def _sorted_unique(table: pa.Table) -> pa.Table:
