@@ -138,6 +138,24 @@ def test_scoring_across_processes_gives_each_trace_its_own_outcome_in_order(open
     assert progress == [(16, 40), (32, 40), (40, 40)]
 
 
+def test_one_scoring_block_keeps_its_worker_processes_for_every_call_and_stops_them_at_its_end(openai_server):
+    import multiprocessing
+
+    server = openai_server(RagasScript())
+    ragas = RagasResource(
+        llm_base_url=server.base_url, embeddings_base_url=server.base_url, max_retries=0, max_concurrency=1, processes=2
+    )
+    before = {child.pid for child in multiprocessing.active_children()}
+    workers = []
+    with ragas.scoring() as evaluate:
+        for _ in range(3):  # a step's chunks
+            outcomes = evaluate([TRACE] * 20)
+            assert [o.llm_calls for o in outcomes] == [8] * 20
+            workers.append({child.pid for child in multiprocessing.active_children()} - before)
+    assert len(workers[0]) == 2 and workers[0] == workers[1] == workers[2]  # spawned once, not per chunk
+    assert not {child.pid for child in multiprocessing.active_children()} - before
+
+
 def test_an_empty_answer_is_not_sent_and_every_metric_says_why(openai_server):
     server = openai_server(RagasScript())
     [outcome] = ragas_for(server).evaluate([RagasRequest(TRACE.question, "  \n", CONTEXTS)])

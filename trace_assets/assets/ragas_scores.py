@@ -37,7 +37,7 @@ def ragas_scores(
     failed: Counter[str] = Counter()  # metric failures among the traces scored in this run, by metric
 
     def ragas_chunk(traces: list[dict], on_progress) -> list[dict]:
-        outcomes = ragas.evaluate(
+        outcomes = evaluate(
             [RagasRequest(t["input"] or "", t["output"] or "", t["contexts"]) for t in traces], on_progress=on_progress
         )
         failed.update(name for outcome in outcomes if outcome.error_kind is None for name in outcome.errors)
@@ -61,7 +61,8 @@ def ragas_scores(
             for outcome in outcomes
         ]
 
-    scored, commit = score_and_store_window(iceberg, RAGAS_SCORES, window, plan, ragas_chunk, context.log)
+    with ragas.scoring() as evaluate:  # its worker processes serve every chunk of the window
+        scored, commit = score_and_store_window(iceberg, RAGAS_SCORES, window, plan, ragas_chunk, context.log)
 
     if failed:
         context.log.warning(f"ragas metric failures: {dict(failed)}")

@@ -9,8 +9,9 @@ import math
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
 
@@ -120,23 +121,20 @@ class RagasResource(dg.ConfigurableResource):
         """Outcomes in the order of `requests`; `on_progress(done, total)` as they finish. With
         `processes` > 1 the requests are scored in shards across that many spawned processes, a
         few requests too: the calling process (a step's) never imports ragas (~80 MB)."""
+        with self.scoring() as evaluate:
+            return evaluate(requests, on_progress)
+
+    @contextmanager
+    def scoring(self) -> Iterator[Callable[..., list[RagasOutcome]]]:
+        """`evaluate` for many calls (a step's chunks): the worker processes are spawned at the
+        first call that needs them and kept until the block ends. Spawning them and importing
+        ragas in each costs seconds; a day scored in chunks of 2,000 traces paid it per chunk."""
         os.environ["RAGAS_DO_NOT_TRACK"] = "true"  # ragas posts telemetry to an outside host otherwise
-        requests = list(requests)
-        shard = 16 * self.max_concurrency  # long enough that a shard's last, thinner wave costs little
-        if self.processes == 1 or not requests:
-            return asyncio.run(self._evaluate_all(requests, on_progress))
-        shards = [requests[start : start + shard] for start in range(0, len(requests), shard)]
-        outcomes: list[RagasOutcome] = []
-        # spawn, not fork: the step process runs threads (Dagster's), which fork would copy mid-state.
-        spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(self.processes, len(shards)), mp_context=spawn) as pool:
-            # The settings, not the resource: a Dagster resource does not survive pickling.
-            settings = {name: getattr(self, name) for name in type(self).model_fields}
-            for shard_outcomes in pool.map(_evaluate_shard, itertools.repeat(settings), shards):
-                outcomes.extend(shard_outcomes)
-                if on_progress is not None:
-                    on_progress(len(outcomes), len(requests))
-        return outcomes
+        workers = _Workers(self)
+        try:
+            yield workers.evaluate
+        finally:
+            workers.close()
 
     async def _evaluate_all(self, requests: list[RagasRequest], on_progress) -> list[RagasOutcome]:
         import openai
@@ -211,6 +209,36 @@ def _not_sent(prompt_tokens: int, max_model_len: int) -> RagasOutcome:
     metrics = dict.fromkeys(("faithfulness", "answer_relevancy", "context_precision"))
     return RagasOutcome(metrics, {}, {"ragas": message}, Reward(None, f"{EXCEEDS_JUDGE_CONTEXT}: not scored"),
                         error_kind=EXCEEDS_JUDGE_CONTEXT)
+
+
+class _Workers:
+    """A resource's worker processes, started when first needed (spawn, not fork: the step
+    process runs threads, Dagster's, which fork would copy mid-state)."""
+
+    def __init__(self, resource: RagasResource):
+        self._resource = resource
+        self._pool: ProcessPoolExecutor | None = None
+        # The settings, not the resource: a Dagster resource does not survive pickling.
+        self._settings = {name: getattr(resource, name) for name in type(resource).model_fields}
+
+    def evaluate(self, requests: Sequence[RagasRequest], on_progress: Callable[[int, int], None] | None = None) -> list[RagasOutcome]:
+        resource, requests = self._resource, list(requests)
+        if resource.processes == 1 or not requests:
+            return asyncio.run(resource._evaluate_all(requests, on_progress))
+        shard = 16 * resource.max_concurrency  # long enough that a shard's last, thinner wave costs little
+        shards = [requests[start : start + shard] for start in range(0, len(requests), shard)]
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(resource.processes, mp_context=multiprocessing.get_context("spawn"))
+        outcomes: list[RagasOutcome] = []
+        for shard_outcomes in self._pool.map(_evaluate_shard, itertools.repeat(self._settings), shards):
+            outcomes.extend(shard_outcomes)
+            if on_progress is not None:
+                on_progress(len(outcomes), len(requests))
+        return outcomes
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _evaluate_shard(settings: dict, requests: list[RagasRequest]) -> list[RagasOutcome]:
