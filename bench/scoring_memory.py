@@ -15,6 +15,8 @@ labeled_dataset then joins the N traces to the N score rows of each. reward_qual
 day's labeled rows, the feedback of 10% of the traces (`feedback_score` in their metadata), judges
 its 2% consistency sample again against the fleet, and compares the day with `--trailing-days`
 earlier days of N labeled rows each, seeded into the labeled table (rewards and models; no text).
+langfuse_scores posts the day's three rewards per trace to a loopback Langfuse ingestion endpoint
+(its own process, 207 answers as Langfuse gives them; the pacing set far above what it reaches).
 
 Each step is `dagster.materialize` of that one asset in a fresh Python process; printed: the
 process's RSS once the code is imported (its floor), its peak RSS (VmHWM; the ragas workers are
@@ -25,6 +27,7 @@ separate processes, not counted), and the step's wall time. `seed_day(folder, tr
 import trace_assets  # noqa: F401  (first: it picks Arrow's allocator before pyarrow loads, as in a step process)
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -43,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 from process_memory import own_status_mb  # noqa: E402
 
 DAY = datetime(2026, 4, 18, tzinfo=timezone.utc)
-STEPS = ("judge_scores", "ragas_scores", "labeled_dataset", "reward_quality")
+STEPS = ("judge_scores", "ragas_scores", "labeled_dataset", "reward_quality", "langfuse_scores")
 TARGET_MB = 512
 ROWS_AT_ONCE = 10_000
 MODELS = ("gpt-4o-mini", "qwen3-32b", "llama-3.3-70b", "mistral-large")
@@ -186,7 +189,7 @@ def trailing_labeled_batches(first: datetime, days: int, traces: int):
             )
 
 
-def run_step(step: str, folder: str, base_url: str, ragas_processes: int = 2) -> dict:
+def run_step(step: str, folder: str, base_url: str, ragas_processes: int = 2, langfuse_host: str | None = None) -> dict:
     """Materialize `step` for DAY in this process; its rows, what it scored, and its memory."""
     import dagster as dg
     from dagster_duckdb import DuckDBResource
@@ -194,12 +197,14 @@ def run_step(step: str, folder: str, base_url: str, ragas_processes: int = 2) ->
     from trace_assets.assets.iceberg_table import iceberg_table
     from trace_assets.assets.judge_scores import judge_scores
     from trace_assets.assets.labeled_dataset import labeled_dataset
+    from trace_assets.assets.langfuse_scores import langfuse_scores
     from trace_assets.assets.ragas_scores import ragas_scores
     from trace_assets.assets.reward_quality import reward_quality
     from trace_assets.io_managers.iceberg_window_io_manager import IcebergWindowIOManager
     from trace_assets.resources.duckdb_source import DuckDBTraceSource
     from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
     from trace_assets.resources.judge import JudgeResource
+    from trace_assets.resources.langfuse_api_source import LangfuseApiSource
     from trace_assets.resources.ragas_scorer import RagasResource
     from trace_assets.resources.reward_quality_settings import RewardQualitySettings
     from trace_assets.resources.trace_lake import TraceLake
@@ -214,25 +219,33 @@ def run_step(step: str, folder: str, base_url: str, ragas_processes: int = 2) ->
         "judge": JudgeResource(base_url=base_url),
         "ragas": RagasResource(llm_base_url=base_url, embeddings_base_url=base_url, processes=ragas_processes),
     }
+    if langfuse_host:
+        from loopback_langfuse_ingestion import PUBLIC_KEY, SECRET_KEY
+
+        resources["langfuse_api"] = LangfuseApiSource(
+            host=langfuse_host, public_key=PUBLIC_KEY, secret_key=SECRET_KEY, requests_per_minute=100_000
+        )
     floor_mb = own_status_mb("VmRSS")
     started = time.perf_counter()
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize(
-            [iceberg_table, judge_scores, ragas_scores, labeled_dataset, reward_quality], selection=[step], resources=resources,
+            [iceberg_table, judge_scores, ragas_scores, labeled_dataset, reward_quality, *([langfuse_scores] if langfuse_host else [])],
+            selection=[step], resources=resources,
             partition_key=DAY.date().isoformat(), instance=instance, raise_on_error=True,
         )
     seconds = time.perf_counter() - started
     metadata = result.asset_materializations_for_node(step)[0].metadata
-    scored = metadata["scored"].value if "scored" in metadata else None
-    return {"step": step, "rows": metadata["dagster/row_count"].value, "scored": scored, "seconds": seconds,
+    scored = metadata["scored"].value if "scored" in metadata else metadata["scores_posted"].value if "scores_posted" in metadata else None
+    rows = metadata["dagster/row_count"].value if "dagster/row_count" in metadata else metadata["labeled_traces"].value
+    return {"step": step, "rows": rows, "scored": scored, "seconds": seconds,
             "floor_mb": floor_mb, "peak_mb": own_status_mb("VmHWM")}
 
 
-def measure(step: str, folder: str, base_url: str, ragas_processes: int) -> dict:
+def measure(step: str, folder: str, base_url: str, ragas_processes: int, langfuse_host: str | None = None) -> dict:
     """`run_step` in a fresh process."""
     completed = subprocess.run(
         [sys.executable, __file__, "--step", step, "--folder", folder, "--base-url", base_url,
-         "--ragas-processes", str(ragas_processes)],
+         "--ragas-processes", str(ragas_processes), *(["--langfuse-host", langfuse_host] if langfuse_host else [])],
         capture_output=True, text=True, check=False,
     )
     if completed.returncode != 0:
@@ -252,12 +265,14 @@ def main() -> None:
     parser.add_argument("--folder", help="keep the day in this folder (seeded when empty) instead of a temporary one")
     parser.add_argument("--step", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--langfuse-host", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step:
-        print(json.dumps(run_step(args.step, args.folder, args.base_url, args.ragas_processes)))
+        print(json.dumps(run_step(args.step, args.folder, args.base_url, args.ragas_processes, args.langfuse_host)))
         return
 
     from loopback_fleet import running_fleet
+    from loopback_langfuse_ingestion import ingestion_stats, running_ingestion
 
     with tempfile.TemporaryDirectory(prefix="scoring-memory-") as scratch:
         folder = args.folder or scratch
@@ -268,10 +283,17 @@ def main() -> None:
                   f"(judge: {args.fresh_judge:,} fresh, ragas: {args.fresh_ragas:,} fresh; {args.trailing_days} trailing "
                   f"labeled days)", flush=True)
         results = []
-        with running_fleet(args.latency_ms / 1000, ragas=True) as (_, base_url):
-            for step in args.steps.split(","):
-                results.append(measure(step, folder, base_url, args.ragas_processes))
+        steps = args.steps.split(",")
+        with running_fleet(args.latency_ms / 1000, ragas=True) as (_, base_url), (
+            running_ingestion() if "langfuse_scores" in steps else contextlib.nullcontext()
+        ) as langfuse_host:
+            for step in steps:
+                results.append(measure(step, folder, base_url, args.ragas_processes, langfuse_host if step == "langfuse_scores" else None))
                 r = results[-1]
+                if step == "langfuse_scores":
+                    taken = ingestion_stats(langfuse_host)
+                    print(f"  (the ingestion endpoint took {sum(taken['scores_by_name'].values()):,} scores in "
+                          f"{taken['requests']:,} requests, {taken['bytes'] / 1e6:,.0f} MB)", flush=True)
                 print(f"  {r['step']:<16} rows {r['rows']:>9,}  scored {r['scored'] if r['scored'] is not None else '-':>7}  "
                       f"floor {r['floor_mb']:5.0f} MB  peak {r['peak_mb']:5.0f} MB  {r['seconds']:6.0f} s", flush=True)
     print(f"\n{args.traces:,} consented traces, {datetime.now(timezone.utc):%Y-%m-%d}: peak RSS per step (target {TARGET_MB} MB)")

@@ -133,9 +133,10 @@ def test_exports_bench_exports_a_window_and_measures_lsh_recall():
 
 def test_scoring_memory_bench_measures_the_scoring_parents_and_the_dataset_each_in_its_process():
     out = run("scoring_memory.py", "--traces", "2000", "--fresh-judge", "500", "--fresh-ragas", "20", "--ragas-processes", "1")
-    for step in ("judge_scores", "ragas_scores", "labeled_dataset", "reward_quality"):
+    for step in ("judge_scores", "ragas_scores", "labeled_dataset", "reward_quality", "langfuse_scores"):
         assert step in out
     assert "peak RSS per step" in out and "7 trailing labeled days" in out
+    assert "the ingestion endpoint took 6,000 scores" in out
 
 
 def test_check_memory_bench_runs_each_check_the_new_way_and_the_old_in_its_process():
