@@ -53,8 +53,9 @@ class LangfuseExportSource(LangfuseSource):
                 # Read and converted on a second thread while this one spools.
                 for spans in prefetched(read_spans(fs, path, file, columnar=self.columnar)):
                     starts = spans.column("start_time")
-                    inside = pc.and_(pc.greater_equal(starts, reach_start), pc.less(starts, reach_end))
-                    spool.add(spans.filter(pc.fill_null(inside, True)))
+                    inside = pc.fill_null(pc.and_(pc.greater_equal(starts, reach_start), pc.less(starts, reach_end)), True)
+                    # A filter copies every column: most batches lie wholly inside the reach.
+                    spool.add(spans if pc.all(inside).as_py() else spans.filter(inside))
             except ExportFileError as error:
                 notes.add("export_file_unreadable", str(error), 0)
         return project_id
