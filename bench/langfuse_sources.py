@@ -12,7 +12,10 @@ its request budget.
    `LangfuseExportSource` into a local `TraceLake`, as shipped: redaction on). Peak RSS is the
    child's, sampled from /proc/<pid>/statm. The same at N/10 shows whether memory grows with the
    day, and a cProfile of ours at `--profile-traces` (on one thread: the read-ahead thread is
-   replaced by a plain loop so the profiler sees it) shows where the time goes.
+   replaced by a plain loop so the profiler sees it) shows where the time goes. CPU s is the
+   child's CPU time (all its threads): above its seconds when more than one core worked. The
+   environment variable BENCH_EXPORT_SOURCE_SETTINGS (JSON) passes settings to ours, to compare
+   them on the same export.
 2. API source. A loopback server (its own process) answering `GET /api/public/v2/observations` as
    Langfuse v4 does (Basic auth, field groups, cursor pages of up to 1,000 observations, newest
    first, `meta.cursor`), each page after `--page-latency-ms`, and 429 with Retry-After when a key
@@ -261,7 +264,9 @@ def run_ours(endpoint: str, project: str, out: str) -> dict:
     from trace_assets.resources.langfuse_export_source import LangfuseExportSource
     from trace_assets.resources.trace_lake import TraceLake
 
-    source = LangfuseExportSource(export_uri=f"s3://{BUCKET}/{PREFIX}{project}", s3_endpoint_url=endpoint, s3_region="us-east-1")
+    settings = json.loads(os.environ.get("BENCH_EXPORT_SOURCE_SETTINGS", "{}"))  # e.g. {"spool_memory_limit": "512MB"}
+    source = LangfuseExportSource(export_uri=f"s3://{BUCKET}/{PREFIX}{project}", s3_endpoint_url=endpoint, s3_region="us-east-1",
+                                  **settings)
     landing = land_day(source, TraceLake(uri=out), DAY)
     return {"traces": landing.files.rows, "without_consent": landing.without_consent_not_landed,
             "rejected": landing.rejections.total, "source_notes": landing.source_notes.total}
@@ -317,10 +322,19 @@ def child(method: str, endpoint: str, project: str, out: str) -> None:
         import trace_assets.assets.raw_traces  # noqa: F401
         import trace_assets.resources.langfuse_export_source  # noqa: F401
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _cpu_seconds()
     result = CHILDREN[method](endpoint, project, out)
     result["seconds"] = time.perf_counter() - started
+    result["cpu_seconds"] = _cpu_seconds() - cpu_started
     print(json.dumps(result))
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process (all its threads) and of any children it has waited for."""
+    import resource
+
+    return sum(usage.ru_utime + usage.ru_stime for usage in
+               (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
 def measure(method: str, endpoint: str, project: str) -> dict:
@@ -398,7 +412,7 @@ def export_part(traces: int, profile_traces: int) -> None:
             written = write_export(fs, size, project)
             print(f"\n  N = {size:,} traces: {written['rows']:,} spans in {written['files']} hourly files, "
                   f"{written['bytes'] / 1e6:,.0f} MB (zstd), written in {time.perf_counter() - started:.0f} s", flush=True)
-            print(f"  {'method':<38}{'seconds':>9}{'traces/s':>11}{'spans/s':>11}{'peak RSS MB':>13}", flush=True)
+            print(f"  {'method':<38}{'seconds':>9}{'traces/s':>11}{'spans/s':>11}{'peak RSS MB':>13}{'CPU s':>8}", flush=True)
             measured = []
             # Each line as soon as its child ends: a long run never loses a finished figure.
             for method, label in (("anchor", "pyarrow alone (the anchor)"), ("ours", "ours: land_day(LangfuseExportSource)")):
@@ -406,7 +420,7 @@ def export_part(traces: int, profile_traces: int) -> None:
                 measured.append(result)
                 seconds = result["seconds"]
                 print(f"  {label:<38}{seconds:>9.1f}{size / seconds:>11,.0f}{written['rows'] / seconds:>11,.0f}"
-                      f"{result['peak_rss_mb']:>13,.0f}", flush=True)
+                      f"{result['peak_rss_mb']:>13,.0f}{result['cpu_seconds']:>8.1f}", flush=True)
             anchor, ours = measured
             results[size] = (anchor, ours)
             print(f"  landed {ours['traces']:,} consented traces ({ours['without_consent']:,} without consent not landed, "
