@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 
 from trace_assets.quality.consistency import HashSample, consistency_sample
+from trace_assets.quality.correlation import spearman
 from trace_assets.quality.day_rewards import DayRewards, answer_sizes
 from trace_assets.quality.drift import bin_counts
 from trace_assets.quality.feedback import FeedbackScale, feedback_from_metadata_batches
@@ -115,3 +116,14 @@ def test_metadata_feedback_read_with_the_prefilter_finds_what_parsing_every_row_
     feedback, unusable = feedback_from_metadata_batches([batch.slice(0, 3), batch.slice(3)], key, FeedbackScale(1, 5))
     assert feedback.to_pylist() == [{"trace_id": "t0", "origin": f"metadata.{key}", "value": 4.0, "human": 0.75}]
     assert unusable == {f"metadata.{key}: not a number": 1, f"metadata.{key}: outside the scale 1..5": 1}
+
+
+def test_spearman_is_scipys_on_ties_and_all():
+    from scipy import stats
+
+    rng = np.random.default_rng(5)
+    for n in (3, 10, 1000, 50_000):
+        x = rng.integers(0, 7, n).astype(float)  # many ties, as an 11-point judge gives
+        y = np.where(rng.random(n) < 0.5, x, rng.random(n))
+        assert spearman(x, y, ("x", "y")).value == pytest.approx(stats.spearmanr(x, y).statistic, abs=1e-12)
+        assert spearman(x, -x, ("x", "y")).value == -1.0 and spearman(x, 2 * x + 1, ("x", "y")).value == 1.0

@@ -46,6 +46,7 @@ OFFLINE_CONSISTENCY = (
 # The day's rows are read in batches of narrow columns (ids, models, rewards; answers in the
 # labeled pass): larger batches than the text-heavy steps use.
 ROWS_AT_ONCE = 16_384
+CONSISTENCY_AT_ONCE = 2_000  # sampled traces judged again at a time, as the scoring steps' chunks
 # The figures of the all-models row shown as numbers in the UI (plotted over time per partition).
 HEADLINE = [
     "human_labelled", "final_reward_human_spearman", "final_reward_human_kendall", "final_reward_human_kappa",
@@ -89,7 +90,7 @@ def reward_quality(
         day_start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
         labeled = labeled_dataset.between(day_start, day_start + timedelta(days=1))
         sample = HashSample(settings.consistency_sample, settings.consistency_at_least, labeled.rows_at_most())
-        day_rewards = DayRewards.of(_offering_candidates(labeled, sample, judge), human)
+        day_rewards = DayRewards.of(_offering_candidates(labeled, sample, judge), human, labeled.rows_at_most())
         started = time.monotonic()
         verdicts, why_no_sample = _judge_again(labeled, sample, judge, settings, context.log)
         spent, calls = spent + time.monotonic() - started, calls + len(verdicts)
@@ -182,16 +183,24 @@ def _judge_again(
         return [], f"no trace of the day has a judge score from {judge.model} with prompt {judge.prompt_version}"
     columns = ["trace_id", "model", "input", "output", "judge_score", "judge_model", "judge_prompt_version",
                "ragas_reward", "ragas_weight", "judge_weight", "preference"]
-    by_id = {row["trace_id"]: row for row in labeled.rows_with("trace_id", chosen, columns).to_pylist()}
-    rows = [by_id[trace_id] for trace_id in chosen]
-    log.info(f"judging {len(rows)} of {sample.offered} traces again for consistency")
-    verdicts = judge.judge(
-        [JudgeRequest(row["input"] or "", row["output"] or "") for row in rows], on_progress=ProgressLog(log, "consistency")
-    )
+    # The sample's rows stay in Arrow; a chunk of them at a time becomes requests (a day of a
+    # million traces samples 20,000, ~40 MB of text: as Python objects and prompts, several times that).
+    sampled = labeled.rows_with("trace_id", chosen, columns)  # in the table's order: sorted at the end
+    log.info(f"judging {len(chosen)} of {sample.offered} traces again for consistency")
+    progress = ProgressLog(log, "consistency")
+    verdicts: list[SecondVerdict] = []
+    for start in range(0, sampled.num_rows, CONSISTENCY_AT_ONCE):
+        rows = sampled.slice(start, CONSISTENCY_AT_ONCE).to_pylist()
+        answers = judge.judge(
+            [JudgeRequest(row["input"] or "", row["output"] or "") for row in rows],
+            on_progress=lambda done, _, offset=start: progress(offset + done, sampled.num_rows),
+        )
+        verdicts += [second_verdict(row, v.score, v.error_kind, v.tokens_in, v.tokens_out) for row, v in zip(rows, answers)]
     errors = Counter(v.error_kind for v in verdicts if v.error_kind)
     if errors:
-        log.warning(f"the judge failed on {sum(errors.values())} of {len(rows)} consistency traces: {dict(errors)}")
-    return [second_verdict(row, v.score, v.error_kind, v.tokens_in, v.tokens_out) for row, v in zip(rows, verdicts)], ""
+        log.warning(f"the judge failed on {sum(errors.values())} of {len(verdicts)} consistency traces: {dict(errors)}")
+    order = {trace_id: i for i, trace_id in enumerate(chosen)}
+    return sorted(verdicts, key=lambda verdict: order[verdict.trace_id]), ""
 
 
 def _trailing_rewards(iceberg: IcebergWarehouse, day_start: datetime, days: int) -> TrailingRewards:

@@ -24,14 +24,14 @@ class HashSample:
     def __init__(self, share: float, at_least: int, at_most: int):
         self.share, self.at_least, self.at_most = share, at_least, at_most
         self._keep = _sample_size(at_most, share, at_least)
-        self._kept: list[tuple[str, str]] = []  # (digest, trace id)
+        self._kept: list[tuple[bytes, str]] = []  # (digest, trace id): bytes order is hexdigest order
         self.offered = 0
 
     def offer(self, trace_ids) -> None:
         self.offered += len(trace_ids)
         if self._keep == 0:
             return
-        self._kept += [(hashlib.sha256(trace_id.encode("utf-8")).hexdigest(), trace_id) for trace_id in trace_ids]
+        self._kept += [(hashlib.sha256(trace_id.encode("utf-8")).digest(), trace_id) for trace_id in trace_ids]
         if len(self._kept) > 2 * self._keep:
             self._kept = sorted(self._kept)[:self._keep]
 

@@ -20,33 +20,34 @@ class DayRewards:
     models: list  # model names by code (None: traces without a model name)
     model: np.ndarray  # int32 code per trace
     rewards: dict[str, np.ndarray]  # reward -> float64 per trace, NaN where null
-    length: np.ndarray  # answer characters (length_bias.answer_length)
-    tokens: np.ndarray  # answer tokens, estimated (length_bias.estimated_tokens)
+    length: np.ndarray  # int32 answer characters (length_bias.answer_length)
+    tokens: np.ndarray  # int32 answer tokens, estimated (length_bias.estimated_tokens)
     human: np.ndarray  # human feedback on [0, 1], NaN where none
 
     @classmethod
-    def of(cls, batches: Iterable[pa.RecordBatch], human: dict[str, float]) -> "DayRewards":
-        """From record batches with DAY_COLUMNS, and the human values by trace id."""
+    def of(cls, batches: Iterable[pa.RecordBatch], human: dict[str, float], rows_at_most: int = 1024) -> "DayRewards":
+        """From record batches with DAY_COLUMNS, and the human values by trace id. `rows_at_most`
+        sizes the arrays (the window's rows, from the table's metadata): they are filled in
+        place, so the day is never held twice (a larger day still fits: the arrays grow)."""
         human_ids = pa.array(list(human), pa.string())
         human_values = np.append(np.fromiter(human.values(), float, len(human)), np.nan)  # last: "none"
         codes: dict = {}
-        parts: dict[str, list[np.ndarray]] = {name: [] for name in ("model", "length", "tokens", "human", *REWARDS)}
+        columns = _Columns(max(rows_at_most, 1))
         for batch in batches:
             names = batch.column("model").to_pylist()
             for name in names:
                 codes.setdefault(name, len(codes))
-            parts["model"].append(np.fromiter((codes[name] for name in names), np.int32, len(names)))
+            rows = columns.next_rows(batch.num_rows)
+            columns["model"][rows] = np.fromiter((codes[name] for name in names), np.int32, len(names))
             for reward in REWARDS:
-                parts[reward].append(batch.column(reward).to_numpy(zero_copy_only=False).astype(float))
-            length, tokens = answer_sizes(batch.column("output"))
-            parts["length"].append(length)
-            parts["tokens"].append(tokens)
+                columns[reward][rows] = batch.column(reward).to_numpy(zero_copy_only=False)
+            columns["length"][rows], columns["tokens"][rows] = answer_sizes(batch.column("output"))
             where = pc.fill_null(pc.index_in(batch.column("trace_id"), value_set=human_ids), len(human))
-            parts["human"].append(human_values[where.to_numpy(zero_copy_only=False)])
-        joined = {name: np.concatenate(arrays) if arrays else np.zeros(0) for name, arrays in parts.items()}
+            columns["human"][rows] = human_values[where.to_numpy(zero_copy_only=False)]
+        filled = columns.filled()
         return cls(
-            list(codes), joined["model"].astype(np.int32), {reward: joined[reward].astype(float) for reward in REWARDS},
-            joined["length"].astype(np.int64), joined["tokens"].astype(np.int64), joined["human"].astype(float),
+            list(codes), filled["model"], {reward: filled[reward] for reward in REWARDS}, filled["length"], filled["tokens"],
+            filled["human"],
         )
 
     @property
@@ -62,6 +63,34 @@ class DayRewards:
         if name is None:
             return np.ones(self.traces, bool)
         return self.model == self.models.index(name)
+
+
+class _Columns:
+    """The arrays a day is filled into, allocated for `capacity` rows (numpy's fresh arrays cost
+    memory only where written) and grown when more come."""
+
+    TYPES = {"model": np.int32, "length": np.int32, "tokens": np.int32, "human": float, **{reward: float for reward in REWARDS}}
+
+    def __init__(self, capacity: int):
+        self._arrays = {name: np.empty(capacity, kind) for name, kind in self.TYPES.items()}
+        self._rows = 0
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._arrays[name]
+
+    def next_rows(self, count: int) -> slice:
+        """The slice the next `count` rows go into."""
+        start, self._rows = self._rows, self._rows + count
+        capacity = len(self._arrays["model"])
+        if self._rows > capacity:
+            grown = max(self._rows, 2 * capacity)
+            for name, array in self._arrays.items():
+                self._arrays[name] = np.empty(grown, array.dtype)
+                self._arrays[name][:start] = array[:start]
+        return slice(start, self._rows)
+
+    def filled(self) -> dict[str, np.ndarray]:
+        return {name: array[: self._rows] for name, array in self._arrays.items()}
 
 
 def answer_sizes(answers: pa.Array) -> tuple[np.ndarray, np.ndarray]:

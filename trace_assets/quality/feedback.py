@@ -62,7 +62,7 @@ def feedback_from_metadata(traces: pa.Table, key: str, scale: FeedbackScale) -> 
 def feedback_from_metadata_batches(batches: Iterable[pa.RecordBatch], key: str, scale: FeedbackScale) -> tuple[pa.Table, Counter]:
     """`feedback_from_metadata` over record batches (columns `id`, `metadata_json`): only the rows
     whose metadata text can hold the key are parsed."""
-    rows, unusable = [], Counter()
+    ids, values, humans, unusable = [], [], [], Counter()  # columns, not a dict per row: a day has 100,000s
     origin = f"metadata.{key}"
     for batch in batches:
         if _PLAIN_KEY.fullmatch(key):  # written as itself in any JSON text: rows without it have no such key
@@ -75,8 +75,11 @@ def feedback_from_metadata_batches(batches: Iterable[pa.RecordBatch], key: str, 
             if problem:
                 unusable[f"{origin}: {problem}"] += 1
             else:
-                rows.append({"trace_id": trace["id"], "origin": origin, "value": value, "human": human})
-    return pa.Table.from_pylist(rows, schema=FEEDBACK_SCHEMA), unusable
+                ids.append(trace["id"])
+                values.append(value)
+                humans.append(human)
+    origins = pa.array([origin] * len(ids), pa.string())
+    return pa.Table.from_arrays([pa.array(ids, pa.string()), origins, pa.array(values, pa.float64()), pa.array(humans, pa.float64())], schema=FEEDBACK_SCHEMA), unusable
 
 
 def feedback_from_human_scores(scores: pa.Table, names: set[str], scale: FeedbackScale) -> tuple[pa.Table, Counter]:
@@ -102,10 +105,12 @@ def feedback_from_human_scores(scores: pa.Table, names: set[str], scale: Feedbac
 def human_by_trace(feedback: pa.Table) -> dict[str, float]:
     """One human value per trace: the mean of its values on [0, 1] (several annotators, or
     metadata feedback and an annotation, count alike)."""
-    values: dict[str, list[float]] = {}
-    for row in feedback.select(["trace_id", "human"]).to_pylist():
-        values.setdefault(row["trace_id"], []).append(row["human"])
-    return {trace_id: sum(v) / len(v) for trace_id, v in values.items()}
+    sums: dict[str, float] = {}
+    counts: Counter = Counter()
+    for trace_id, human in zip(feedback.column("trace_id").to_pylist(), feedback.column("human").to_pylist()):
+        sums[trace_id] = sums.get(trace_id, 0) + human
+        counts[trace_id] += 1
+    return {trace_id: total / counts[trace_id] for trace_id, total in sums.items()}
 
 
 def _object(metadata_json: str | None) -> dict:
