@@ -38,7 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/whole_day.py --traces 5000 --latency-ms 50 --ragas-processes 2
 	$(BIN)/python bench/reward_quality.py --traces 50000
 	$(BIN)/python bench/langfuse_sources.py --traces 1000000 --api-traces 20000 --requests-per-minute 60
-	$(BIN)/python bench/redaction.py --rows 1000000
+	$(BIN)/python bench/redaction.py --rows 1000000 --repeat 3
 	$(BIN)/python bench/erasure.py --days 30 --traces-per-day 100000
 	$(BIN)/python bench/exports.py --traces-per-day 50000 --days 7 --sample 5000
 	$(BIN)/python bench/step_memory.py --traces 1000000
