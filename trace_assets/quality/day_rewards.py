@@ -34,11 +34,8 @@ class DayRewards:
         codes: dict = {}
         columns = _Columns(max(rows_at_most, 1))
         for batch in batches:
-            names = batch.column("model").to_pylist()
-            for name in names:
-                codes.setdefault(name, len(codes))
             rows = columns.next_rows(batch.num_rows)
-            columns["model"][rows] = np.fromiter((codes[name] for name in names), np.int32, len(names))
+            columns["model"][rows] = model_codes(batch.column("model"), codes)
             for reward in REWARDS:
                 columns[reward][rows] = batch.column(reward).to_numpy(zero_copy_only=False)
             columns["length"][rows], columns["tokens"][rows] = answer_sizes(batch.column("output"))
@@ -63,6 +60,16 @@ class DayRewards:
         if name is None:
             return np.ones(self.traces, bool)
         return self.model == self.models.index(name)
+
+
+def model_codes(models: pa.Array, codes: dict) -> np.ndarray:
+    """Each row's model as an int32 code (`codes`: name -> code, None for no name; new names are
+    added), through Arrow's dictionary encoding: a Python string per distinct name, not per row."""
+    encoded = pc.dictionary_encode(models, null_encoding="encode")
+    for name in encoded.dictionary.to_pylist():
+        codes.setdefault(name, len(codes))
+    lookup = np.fromiter((codes[name] for name in encoded.dictionary.to_pylist()), np.int32, len(encoded.dictionary))
+    return lookup[encoded.indices.to_numpy(zero_copy_only=False)]
 
 
 class _Columns:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from trace_assets.quality.day_rewards import model_codes
 from trace_assets.quality.drift import PSI_BINS
 from trace_assets.quality.quality_table import REWARDS
 
@@ -72,9 +73,7 @@ class _Counting:
         self._coarse = {reward: np.zeros((0, PSI_BINS), np.int64) for reward in REWARDS}
 
     def _batch_codes(self, batch: pa.RecordBatch) -> np.ndarray:
-        names = batch.column("model").to_pylist()
-        for name in set(names) - self._codes.keys():
-            self._codes[name] = len(self._codes)
+        codes = model_codes(batch.column("model"), self._codes).astype(np.int64)
         models = len(self._codes)
         if len(self._rows) < models:
             grow = models - len(self._rows)
@@ -82,7 +81,7 @@ class _Counting:
             for reward in REWARDS:
                 self._fine[reward] = np.vstack([self._fine[reward], np.zeros((grow, _FINE_BINS), np.int64)])
                 self._coarse[reward] = np.vstack([self._coarse[reward], np.zeros((grow, PSI_BINS), np.int64)])
-        return np.fromiter((self._codes[name] for name in names), np.int64, len(names))
+        return codes
 
     def add(self, batch: pa.RecordBatch) -> None:
         codes = self._batch_codes(batch)
@@ -120,7 +119,7 @@ class _Counting:
 
     def collect(self, batch: pa.RecordBatch, targets: dict, found: dict) -> None:
         """The distinct values (and how often each comes) in the target bins."""
-        codes = np.fromiter((self._codes[name] for name in batch.column("model").to_pylist()), np.int64, batch.num_rows)
+        codes = model_codes(batch.column("model"), self._codes).astype(np.int64)
         for reward in REWARDS:
             values, code = _rewards(batch, reward, codes)
             fine = _fine_bins(values)
