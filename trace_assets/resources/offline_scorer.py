@@ -2,6 +2,7 @@
 and for ragas (trace_assets/scoring/offline_scores.py says how), in the local environment only."""
 
 import time
+from contextlib import contextmanager
 
 from trace_assets.resources.judge import JudgeResource, JudgeVerdict
 from trace_assets.resources.packaged_embeddings import packaged_encoder
@@ -72,6 +73,11 @@ class OfflineRagas(RagasResource):
     @property
     def scorer_version(self) -> str:
         return OFFLINE_VERSION
+
+    @contextmanager
+    def scoring(self):
+        """Every call is `evaluate`: no worker processes to keep."""
+        yield self.evaluate
 
     def evaluate(self, requests, on_progress=None) -> list[RagasOutcome]:
         def outcome(request, cache: EmbeddingCache) -> RagasOutcome:
