@@ -63,7 +63,7 @@ def running_fleet(latency_s: float, capacity: int = 100_000, ragas: bool = False
     server = multiprocessing.Process(target=_serve, args=(port, latency_s, capacity, ragas), daemon=True)
     server.start()
     try:
-        _wait_until_listening(port, server)
+        wait_until_listening(port, server)
         yield server, f"http://127.0.0.1:{port}/v1"
     finally:
         stop(server)
@@ -80,12 +80,13 @@ def stop(process: multiprocessing.Process, grace_s: float = 5) -> None:
         process.join()
 
 
-def _wait_until_listening(port: int, server: multiprocessing.Process, timeout_s: float = 30) -> None:
+def wait_until_listening(port: int, server: multiprocessing.Process, timeout_s: float = 30, name: str = "the loopback fleet") -> None:
+    """Returns once `server` (a child process) accepts connections on `port`; raises if it exits first or never does."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not server.is_alive():
-            raise RuntimeError(f"the loopback fleet exited with code {server.exitcode} before listening on port {port}")
+            raise RuntimeError(f"{name} exited with code {server.exitcode} before listening on port {port}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
             return
         time.sleep(0.1)
-    raise RuntimeError(f"the loopback fleet did not listen on port {port} within {timeout_s:.0f} s")
+    raise RuntimeError(f"{name} did not listen on port {port} within {timeout_s:.0f} s")

@@ -10,12 +10,11 @@ import json
 import multiprocessing
 import signal
 import socket
-import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 
-from loopback_fleet import stop
+from loopback_fleet import stop, wait_until_listening
 
 PUBLIC_KEY, SECRET_KEY = "pk-lf-bench", "sk-lf-bench"
 
@@ -64,15 +63,7 @@ def running_ingestion() -> Iterator[str]:
     server = multiprocessing.get_context("spawn").Process(target=_serve, args=(port,), daemon=True)
     server.start()
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if not server.is_alive():
-                raise RuntimeError(f"the loopback ingestion endpoint exited with code {server.exitcode} before listening")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the loopback ingestion endpoint did not listen on port {port} within 60 s")
-            time.sleep(0.1)
+        wait_until_listening(port, server, 60, "the loopback ingestion endpoint")
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(server)
