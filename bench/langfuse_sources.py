@@ -55,7 +55,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).parent))
-from loopback_fleet import stop  # noqa: E402  (SIGTERM, then SIGKILL: children we own always end)
+from loopback_fleet import serve_forever, stop  # noqa: E402  (SIGTERM, then SIGKILL: children we own always end)
 from process_memory import resident_bytes  # noqa: E402
 
 from trace_assets.sample_data.langfuse_export import OBSERVATIONS_V2_SCHEMA  # noqa: E402
@@ -610,10 +610,7 @@ def _serve_api(port: int, traces: int, budget_per_minute: int, latency_s: float)
         app.router.add_get(V2_PATH, observations_page)
         app.router.add_get("/api/public/projects", projects)
         app.router.add_get("/bench/stats", bench_stats)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        await asyncio.Event().wait()
+        await serve_forever(app, port)
 
     asyncio.run(main())
 

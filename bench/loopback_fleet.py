@@ -45,12 +45,19 @@ def _serve(port: int, latency_s: float, capacity: int, ragas: bool) -> None:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", answer)
         app.router.add_post("/v1/embeddings", answer)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port, backlog=4096).start()
-        await asyncio.Event().wait()
+        await serve_forever(app, port, backlog=4096)
 
     asyncio.run(main())
+
+
+async def serve_forever(app, port: int, backlog: int = 128) -> None:
+    """Serves the aiohttp `app` on loopback `port` until the process is stopped."""
+    from aiohttp import web
+
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port, backlog=backlog).start()
+    await asyncio.Event().wait()
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 
-from loopback_fleet import stop, wait_until_listening
+from loopback_fleet import serve_forever, stop, wait_until_listening
 
 PUBLIC_KEY, SECRET_KEY = "pk-lf-bench", "sk-lf-bench"
 
@@ -46,10 +46,7 @@ def _serve(port: int) -> None:
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_post("/api/public/ingestion", ingestion)
         app.router.add_get("/bench/stats", bench_stats)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        await asyncio.Event().wait()
+        await serve_forever(app, port)
 
     asyncio.run(main())
 
