@@ -27,7 +27,7 @@ from trace_assets.governance.erasure import erase
 from trace_assets.governance.erasure_plan import ErasureTargets
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.trace_lake import TraceLake
-from trace_assets.traces_schema import LANDED_TRACE_SCHEMA, TRACES_ICEBERG_SCHEMA, TRACES_PARTITION_SPEC, TRACES_TABLE
+from trace_assets.tables.traces import LANDED_TRACE_SCHEMA, TRACES_ICEBERG_SCHEMA, TRACES_PARTITION_SPEC, TRACES_TABLE
 
 FIRST_DAY = date(2026, 3, 1)
 MODELS = ["glm-5-32b", "Qwen/Qwen3-4B", "qwen3-coder", "gpt-oss 20b"]

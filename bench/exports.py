@@ -49,7 +49,7 @@ def window_rows(traces_per_day: int, days: int, seed: int = 7):
     ~500-character contexts; a third of the prompts asked again (the same text, a re-cased or
     re-spaced copy, or a near-duplicate) by other models, some answers repeated word for word or
     nearly, 2% without a reward. Yields (day, pa.Table)."""
-    from trace_assets.labeled_table import LABELED_SCHEMA
+    from trace_assets.tables.labeled import LABELED_SCHEMA
 
     rng = random.Random(seed)
     vocab = vocabulary(rng)
@@ -89,9 +89,9 @@ def window_rows(traces_per_day: int, days: int, seed: int = 7):
 
 
 def write_window(folder: str, traces_per_day: int, days: int) -> None:
-    from trace_assets.labeled_table import LABELED_ICEBERG_SCHEMA, LABELED_SCHEMA, LABELED_TABLE
+    from trace_assets.tables.labeled import LABELED_ICEBERG_SCHEMA, LABELED_SCHEMA, LABELED_TABLE
     from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
-    from trace_assets.score_tables import BY_DAY
+    from trace_assets.tables.scores import BY_DAY
 
     warehouse = IcebergWarehouse(local_fallback_dir=f"{folder}/lake/iceberg")
     table = warehouse.ensure_table(LABELED_TABLE, LABELED_ICEBERG_SCHEMA, BY_DAY, {})
@@ -160,7 +160,7 @@ def run_export(folder: str, days: int, queue) -> None:
 
     from trace_assets.assets.training_exports import build_export_assets
     from trace_assets.exports import example_pool, text_spool
-    from trace_assets.labeled_table import LABELED_TABLE
+    from trace_assets.tables.labeled import LABELED_TABLE
     from trace_assets.resources.export_settings import ExportSettings
     from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
     from trace_assets.resources.trace_lake import TraceLake

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
-from trace_assets.traces_schema import LANDED_TRACE_SCHEMA, TRACES_ICEBERG_SCHEMA, TRACES_PARTITION_SPEC, TRACES_TABLE
+from trace_assets.tables.traces import LANDED_TRACE_SCHEMA, TRACES_ICEBERG_SCHEMA, TRACES_PARTITION_SPEC, TRACES_TABLE
 
 MODELS = ["glm-5-32b", "Qwen/Qwen3-4B", "qwen3-coder", "gpt-oss 20b"]
 BATCH = 100_000

@@ -63,7 +63,7 @@ def _texts(count: int, length: int, seed: int) -> list[str]:
 def day_batches(traces: int):
     """The day's traces, ROWS_AT_ONCE at a time, in the traces table's schema: unique text per
     trace (its id first), the rest from a few long strings."""
-    from trace_assets.traces_schema import LANDED_TRACE_SCHEMA
+    from trace_assets.tables.traces import LANDED_TRACE_SCHEMA
 
     inputs, outputs, contexts = _texts(97, 300, 1), _texts(89, 1500, 2), _texts(83, 500, 3)
     seconds = 86_400 / max(traces, 1)
@@ -102,10 +102,10 @@ def seed_day(folder: str, traces: int, fresh_judge: int, fresh_ragas: int, trail
     from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
     from trace_assets.resources.judge import JudgeResource
     from trace_assets.resources.ragas_scorer import RagasResource
-    from trace_assets.labeled_table import LABELED_ICEBERG_SCHEMA, LABELED_SCHEMA, LABELED_TABLE
-    from trace_assets.score_tables import BY_DAY
+    from trace_assets.tables.labeled import LABELED_ICEBERG_SCHEMA, LABELED_SCHEMA, LABELED_TABLE
+    from trace_assets.tables.scores import BY_DAY
     from trace_assets.scoring.content_hash import content_hash
-    from trace_assets.traces_schema import LANDED_TRACE_SCHEMA, TRACES_ICEBERG_SCHEMA, TRACES_PARTITION_SPEC, TRACES_TABLE
+    from trace_assets.tables.traces import LANDED_TRACE_SCHEMA, TRACES_ICEBERG_SCHEMA, TRACES_PARTITION_SPEC, TRACES_TABLE
 
     warehouse = IcebergWarehouse(local_fallback_dir=f"{folder}/iceberg")
     judge = JudgeResource(base_url="http://127.0.0.1:9/v1")
@@ -158,7 +158,7 @@ def seed_day(folder: str, traces: int, fresh_judge: int, fresh_ragas: int, trail
 def trailing_labeled_batches(first: datetime, days: int, traces: int):
     """`traces` labeled rows a day for `days` days from `first`: models, timestamps and rewards
     (the judge's on an 11-point scale, ragas' and the final reward continuous); no text."""
-    from trace_assets.labeled_table import LABELED_SCHEMA
+    from trace_assets.tables.labeled import LABELED_SCHEMA
 
     rng = np.random.default_rng(11)
     seconds = 86_400 / max(traces, 1)

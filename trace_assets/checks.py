@@ -11,7 +11,6 @@ from trace_assets.assets.judge_scores import judge_scores
 from trace_assets.assets.labeled_dataset import labeled_dataset
 from trace_assets.assets.ragas_scores import ragas_scores
 from trace_assets.io_managers.trace_window import TraceWindow
-from trace_assets.labeled_table import LABELED_TABLE
 from trace_assets.partitions import daily_partitions
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.scoring.score_checks import (
@@ -25,6 +24,7 @@ from trace_assets.scoring.score_checks import (
     reward_mismatches,
     rows_not_in,
 )
+from trace_assets.tables.labeled import LABELED_TABLE
 
 DEFAULT_MAX_ERROR_RATE = 0.05
 _TRACES = {"iceberg_table": dg.AssetIn("iceberg_table")}

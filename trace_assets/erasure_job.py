@@ -19,7 +19,7 @@ from trace_assets.governance.erasure_log import REASONS, REQUEST, reason_checked
 from trace_assets.governance.erasure_plan import ErasureTargets
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.trace_lake import TraceLake
-from trace_assets.traces_schema import TRACES_TABLE
+from trace_assets.tables.traces import TRACES_TABLE
 
 
 class EraseUsersConfig(dg.Config):

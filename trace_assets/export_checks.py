@@ -19,11 +19,11 @@ from trace_assets.exports.verify import (
     snapshot_tables,
     trace_ids_of,
 )
-from trace_assets.labeled_table import LABELED_TABLE
 from trace_assets.partitions import daily_partitions
-from trace_assets.scoring.score_checks import Problems
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.trace_lake import TraceLake
+from trace_assets.scoring.score_checks import Problems
+from trace_assets.tables.labeled import LABELED_TABLE
 
 
 def _snapshot(context, export: str, lake: TraceLake):

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from trace_assets.governance.iceberg_erasure import snapshot_retention
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
-from trace_assets.traces_schema import TRACES_TABLE
+from trace_assets.tables.traces import TRACES_TABLE
 
 
 class ExpireSnapshotsConfig(dg.Config):

@@ -9,8 +9,8 @@ from datetime import date
 
 import pyarrow.fs as pafs
 
-from trace_assets.labeled_table import LABELED_TABLE
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
+from trace_assets.tables.labeled import LABELED_TABLE
 from trace_assets_tests.langfuse_api_server import LangfuseApiServer
 from trace_assets_tests.langfuse_export_files import export_day
 from trace_assets_tests.langfuse_traces import CONSENT_TAG, day_of_traces

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from trace_assets.labeled_table import LABELED_TABLE
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
-from trace_assets.score_tables import JUDGE_SCORES_TABLE, RAGAS_SCORES_TABLE
+from trace_assets.tables.labeled import LABELED_TABLE
+from trace_assets.tables.scores import JUDGE_SCORES_TABLE, RAGAS_SCORES_TABLE
 from trace_assets_tests.lake_files import landed_day
 from trace_assets_tests.langfuse_db import trace
 from trace_assets_tests.openai_server import chat_reply

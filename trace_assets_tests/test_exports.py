@@ -17,15 +17,15 @@ from trace_assets.environments import MissingSettingError, export_settings, expo
 from trace_assets.exports.build import DPO, EXPORTS, GRPO, KTO, build_snapshot
 from trace_assets.exports.dpo import dpo_pairs
 from trace_assets.exports.example_pool import build_pool
+from trace_assets.exports.formats import ROWS_PER_PART
 from trace_assets.exports.kto import TRL_RATIO_HIGH, TRL_RATIO_LOW, desirable_weight
 from trace_assets.exports.near_duplicates import near_duplicate_groups
 from trace_assets.exports.prompt_key import jaccard, normalise, shingles
 from trace_assets.exports.rules import ExportRules
-from trace_assets.exports.formats import ROWS_PER_PART
 from trace_assets.exports.snapshot import ParquetParts, publish_snapshot, read_manifest, snapshot_days
 from trace_assets.exports.verify import bad_pair_sides, groups_in_both_splits, margin_violations, misaligned_jsonl
-from trace_assets.labeled_table import LABELED_SCHEMA
 from trace_assets.resources.export_settings import ExportSettings
+from trace_assets.tables.labeled import LABELED_SCHEMA
 
 DAY = date(2026, 4, 20)
 RULES = ExportRules()

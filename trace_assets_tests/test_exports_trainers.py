@@ -21,7 +21,7 @@ from trace_assets.exports.build import DPO, GRPO, KTO, build_snapshot
 from trace_assets.exports.example_pool import build_pool
 from trace_assets.exports.rules import ExportRules
 from trace_assets.exports.snapshot import publish_snapshot, read_manifest
-from trace_assets.labeled_table import LABELED_SCHEMA
+from trace_assets.tables.labeled import LABELED_SCHEMA
 
 DAY = date(2026, 4, 20)
 RULES = ExportRules(test_fraction=0.2)

@@ -16,9 +16,9 @@ from trace_assets.assets.labeled_dataset import labeled_dataset
 from trace_assets.assets.ragas_scores import ragas_scores
 from trace_assets.checks import build_checks
 from trace_assets.environments import build_resources
-from trace_assets.labeled_table import LABELED_TABLE
-from trace_assets.score_tables import JUDGE_SCORES_TABLE, RAGAS_SCORES_TABLE
-from trace_assets.traces_schema import TRACES_TABLE
+from trace_assets.tables.labeled import LABELED_TABLE
+from trace_assets.tables.scores import JUDGE_SCORES_TABLE, RAGAS_SCORES_TABLE
+from trace_assets.tables.traces import TRACES_TABLE
 from trace_assets_tests.langfuse_db import trace
 from trace_assets_tests.materialize import INGEST, materialize_days
 from trace_assets_tests.openai_server import chat_reply

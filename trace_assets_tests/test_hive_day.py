@@ -11,7 +11,7 @@ import pytest
 
 from trace_assets.ingest.hive_day import LANDED_TRACES, FileLayout, read_day, replace_day, scan_batches
 from trace_assets.resources.trace_lake import TraceLake
-from trace_assets.traces_schema import LANDED_TRACE_SCHEMA
+from trace_assets.tables.traces import LANDED_TRACE_SCHEMA
 from trace_assets_tests.lake_files import landed_day, landed_files
 
 DAY = date(2026, 4, 18)

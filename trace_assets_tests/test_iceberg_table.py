@@ -9,7 +9,7 @@ from pyiceberg.exceptions import CommitFailedException, ValidationException
 
 from trace_assets.partitions import daily_partitions
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
-from trace_assets.traces_schema import LANDED_TRACE_SCHEMA, TRACES_ICEBERG_SCHEMA, TRACES_PARTITION_SPEC, TRACES_TABLE
+from trace_assets.tables.traces import LANDED_TRACE_SCHEMA, TRACES_ICEBERG_SCHEMA, TRACES_PARTITION_SPEC, TRACES_TABLE
 from trace_assets_tests.langfuse_db import trace
 from trace_assets_tests.materialize import INGEST, materialization_metadata, materialize_days
 

@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from trace_assets.assets.judge_scores import judge_scores
 from trace_assets.assets import score_store
+from trace_assets.assets.judge_scores import judge_scores
 from trace_assets.resources.judge import JudgeResource
-from trace_assets.score_tables import JUDGE_SCORES_TABLE
+from trace_assets.tables.scores import JUDGE_SCORES_TABLE
 from trace_assets_tests.langfuse_db import trace
 from trace_assets_tests.materialize import INGEST, materialization_metadata, materialize_days
 from trace_assets_tests.openai_server import chat_reply, error_reply

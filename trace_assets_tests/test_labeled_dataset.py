@@ -15,11 +15,11 @@ from trace_assets.assets.judge_scores import judge_scores
 from trace_assets.assets.labeled_dataset import labeled_dataset
 from trace_assets.assets.ragas_scores import ragas_scores
 from trace_assets.checks import build_checks
-from trace_assets.labeled_table import LABELED_SCHEMA, LABELED_TABLE
 from trace_assets.partitions import daily_partitions
 from trace_assets.resources.judge import JudgeResource
 from trace_assets.resources.ragas_scorer import RagasResource
-from trace_assets.score_tables import JUDGE_SCORES_SCHEMA, JUDGE_SCORES_TABLE, RAGAS_SCORES_SCHEMA, RAGAS_SCORES_TABLE
+from trace_assets.tables.labeled import LABELED_SCHEMA, LABELED_TABLE
+from trace_assets.tables.scores import JUDGE_SCORES_SCHEMA, JUDGE_SCORES_TABLE, RAGAS_SCORES_SCHEMA, RAGAS_SCORES_TABLE
 from trace_assets_tests.langfuse_db import trace
 from trace_assets_tests.materialize import INGEST, materialization_metadata, materialize_days
 from trace_assets_tests.openai_server import chat_reply, error_reply

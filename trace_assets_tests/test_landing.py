@@ -7,7 +7,7 @@ import pyarrow as pa
 
 from trace_assets.ingest.landing import LandingRules, clean_batch
 from trace_assets.ingest.rejections import RejectionLog
-from trace_assets.traces_schema import LANDED_TRACE_SCHEMA
+from trace_assets.tables.traces import LANDED_TRACE_SCHEMA
 
 RULES = LandingRules(
     window_start=datetime(2026, 4, 18, tzinfo=timezone.utc),

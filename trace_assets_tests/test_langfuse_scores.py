@@ -18,17 +18,15 @@ import pyarrow as pa
 import pytest
 from dagster_duckdb import DuckDBResource
 
-import trace_assets.assets.langfuse_scores as langfuse_scores_module
 from trace_assets.assets.judge_scores import judge_scores
 from trace_assets.assets.labeled_dataset import labeled_dataset
+import trace_assets.assets.langfuse_scores as langfuse_scores_module
 from trace_assets.assets.langfuse_scores import langfuse_scores
 from trace_assets.assets.ragas_scores import ragas_scores
 from trace_assets.assets.reward_quality import reward_quality
 from trace_assets.environments import reward_quality_settings
 from trace_assets.io_managers.iceberg_window_io_manager import IcebergWindowIOManager
-from trace_assets.labeled_table import LABELED_SCHEMA, LABELED_TABLE
 from trace_assets.langfuse.api_client import LangfuseApi, LangfuseApiError
-from trace_assets.langfuse.score_ingestion import MAX_REFUSALS_KEPT, post_score_events
 from trace_assets.langfuse.score_events import (
     FINAL_REWARD,
     JUDGE_SCORE,
@@ -40,12 +38,14 @@ from trace_assets.langfuse.score_events import (
     score_events,
     score_id,
 )
+from trace_assets.langfuse.score_ingestion import MAX_REFUSALS_KEPT, post_score_events
 from trace_assets.resources.duckdb_source import DuckDBTraceSource
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.langfuse_api_source import LangfuseApiSource
 from trace_assets.resources.offline_scorer import OfflineJudge, OfflineRagas
 from trace_assets.resources.trace_lake import TraceLake
 from trace_assets.sample_data import SAMPLE_TRACES_PATH
+from trace_assets.tables.labeled import LABELED_SCHEMA, LABELED_TABLE
 from trace_assets_tests.langfuse_api_server import LangfuseApiServer
 from trace_assets_tests.materialize import INGEST, materialization_metadata
 

@@ -10,11 +10,11 @@ from trace_assets.assets.judge_scores import judge_scores
 from trace_assets.assets.labeled_dataset import labeled_dataset
 from trace_assets.assets.ragas_scores import ragas_scores
 from trace_assets.checks import build_checks
-from trace_assets.labeled_table import LABELED_TABLE
 from trace_assets.resources.judge import JudgeResource
 from trace_assets.resources.ragas_scorer import RagasResource
-from trace_assets.score_tables import RAGAS_SCORES_TABLE
 from trace_assets.scoring.metric_ranges import bounded_metric
+from trace_assets.tables.labeled import LABELED_TABLE
+from trace_assets.tables.scores import RAGAS_SCORES_TABLE
 from trace_assets_tests.langfuse_db import trace
 from trace_assets_tests.materialize import INGEST, materialization_metadata, materialize_days
 from trace_assets_tests.openai_server import chat_reply

@@ -11,8 +11,8 @@ from trace_assets.environments import build_resources
 from trace_assets.resources.judge import JudgeRequest
 from trace_assets.resources.offline_scorer import OfflineJudge, OfflineRagas
 from trace_assets.resources.ragas_scorer import RagasRequest
-from trace_assets.score_tables import JUDGE_SCORES_TABLE, RAGAS_SCORES_TABLE
 from trace_assets.scoring.offline_scores import average_precision, sentences
+from trace_assets.tables.scores import JUDGE_SCORES_TABLE, RAGAS_SCORES_TABLE
 from trace_assets_tests.langfuse_db import trace
 from trace_assets_tests.materialize import INGEST, materialize_days
 

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 from trace_assets.governance.pii_detectors import REDACTION_VERSION
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.scoring.content_hash import content_hash
-from trace_assets.traces_schema import TRACES_TABLE
+from trace_assets.tables.traces import TRACES_TABLE
 from trace_assets_tests.langfuse_db import trace
 from trace_assets_tests.materialize import materialization_metadata, materialize_days
 

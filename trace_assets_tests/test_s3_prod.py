@@ -13,7 +13,7 @@ import pyarrow.fs as pafs
 from trace_assets.assets.raw_traces import raw_traces
 from trace_assets.environments import build_resources
 from trace_assets.ingest.hive_day import LAKE_PARTITIONING
-from trace_assets.traces_schema import TRACES_TABLE
+from trace_assets.tables.traces import TRACES_TABLE
 from trace_assets_tests.langfuse_db import trace
 from trace_assets_tests.materialize import materialize_days
 

@@ -9,7 +9,7 @@ from pyiceberg.types import BooleanType, NestedField, StringType, TimestamptzTyp
 
 from trace_assets.io_managers.trace_window import TraceWindow
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
-from trace_assets.score_tables import BY_DAY
+from trace_assets.tables.scores import BY_DAY
 
 DAY = datetime(2026, 4, 18, tzinfo=timezone.utc)
 SCHEMA = Schema(

@@ -12,7 +12,7 @@ from trace_assets.io_managers.iceberg_window_io_manager import PARTITION_EXPR_ME
 from trace_assets.partitions import daily_partitions, days_in
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.trace_lake import TraceLake
-from trace_assets.traces_schema import (
+from trace_assets.tables.traces import (
     LANDED_TRACE_SCHEMA,
     METADATA_FIELDS_COLUMN,
     TRACES_ICEBERG_SCHEMA,

@@ -5,13 +5,13 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from trace_assets.assets.daily_table_asset import daily_table_asset
+from trace_assets.assets.score_store import ScoreTable, plan_window, score_and_store_window, window_metadata
 from trace_assets.assets.summaries import column_sum, score_distribution, value_counts
 from trace_assets.automation.pools import JUDGE_POOL
 from trace_assets.io_managers.trace_window import TraceWindow
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.judge import JudgeRequest, JudgeResource
-from trace_assets.score_tables import JUDGE_SCORES_ICEBERG_SCHEMA, JUDGE_SCORES_TABLE
-from trace_assets.assets.score_store import ScoreTable, plan_window, score_and_store_window, window_metadata
+from trace_assets.tables.scores import JUDGE_SCORES_ICEBERG_SCHEMA, JUDGE_SCORES_TABLE
 
 JUDGE_SCORES = ScoreTable(JUDGE_SCORES_TABLE, JUDGE_SCORES_ICEBERG_SCHEMA)
 

@@ -12,25 +12,25 @@ from pydantic import Field, model_validator
 
 from trace_assets.assets.daily_table_asset import daily_table_asset
 from trace_assets.assets.summaries import score_distribution, value_counts, window_text
-from trace_assets.labeled_table import (
+from trace_assets.ingest.hive_day import scan_batches
+from trace_assets.io_managers.trace_window import RowWindow, TableWindow, TraceWindow
+from trace_assets.langfuse.trace_rows import TRACE_URL_KEY
+from trace_assets.partitions import days_in
+from trace_assets.reporting.examples import best_and_worst, examples_markdown, trace_urls_in_metadata
+from trace_assets.reporting.reward_picture import markdown_image, reward_picture_png, rewards_by_model
+from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
+from trace_assets.resources.trace_lake import TraceLake
+from trace_assets.scoring.reuse import buckets_of, fingerprints
+from trace_assets.scoring.rewards import check_weights, final_reward, preference_band
+from trace_assets.scoring.score_index import ScoreIndex
+from trace_assets.tables.labeled import (
     LABELED_ICEBERG_SCHEMA,
     LABELED_LAKE_TABLE,
     LABELED_PREFIX,
     LABELED_SCHEMA,
     LABELED_TABLE,
 )
-from trace_assets.langfuse.trace_rows import TRACE_URL_KEY
-from trace_assets.partitions import days_in
-from trace_assets.reporting.examples import best_and_worst, examples_markdown, trace_urls_in_metadata
-from trace_assets.reporting.reward_picture import markdown_image, reward_picture_png, rewards_by_model
-from trace_assets.ingest.hive_day import scan_batches
-from trace_assets.io_managers.trace_window import RowWindow, TableWindow, TraceWindow
-from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
-from trace_assets.resources.trace_lake import TraceLake
-from trace_assets.score_tables import BY_DAY
-from trace_assets.scoring.rewards import check_weights, final_reward, preference_band
-from trace_assets.scoring.reuse import buckets_of, fingerprints
-from trace_assets.scoring.score_index import ScoreIndex
+from trace_assets.tables.scores import BY_DAY
 
 LABELED_AT_ONCE = 2_000  # traces labeled at a time (~7 MB of text)
 # Score rows held at once (judge reasoning of a few hundred characters included: ~75 MB)

@@ -8,14 +8,14 @@ import dagster as dg
 import pyarrow.compute as pc
 
 from trace_assets.assets.daily_table_asset import daily_table_asset
+from trace_assets.assets.score_store import ScoreTable, plan_window, score_and_store_window, window_metadata
 from trace_assets.assets.summaries import column_sum, score_distribution
 from trace_assets.automation.pools import JUDGE_POOL
 from trace_assets.io_managers.trace_window import TraceWindow
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.ragas_scorer import RagasRequest, RagasResource
-from trace_assets.score_tables import RAGAS_SCORES_ICEBERG_SCHEMA, RAGAS_SCORES_TABLE
 from trace_assets.scoring.context_budget import EXCEEDS_JUDGE_CONTEXT
-from trace_assets.assets.score_store import ScoreTable, plan_window, score_and_store_window, window_metadata
+from trace_assets.tables.scores import RAGAS_SCORES_ICEBERG_SCHEMA, RAGAS_SCORES_TABLE
 
 RAGAS_SCORES = ScoreTable(RAGAS_SCORES_TABLE, RAGAS_SCORES_ICEBERG_SCHEMA)
 

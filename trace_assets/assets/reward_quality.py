@@ -18,7 +18,6 @@ from trace_assets.assets.summaries import window_text
 from trace_assets.automation.pools import JUDGE_POOL
 from trace_assets.io_managers.iceberg_window_io_manager import PARTITION_EXPR_METADATA_KEY, TABLE_METADATA_KEY
 from trace_assets.io_managers.trace_window import TraceWindow
-from trace_assets.labeled_table import LABELED_TABLE
 from trace_assets.partitions import daily_partitions, days_in
 from trace_assets.quality.consistency import HashSample, SecondVerdict, second_verdict
 from trace_assets.quality.day_rewards import DAY_COLUMNS, DayRewards
@@ -37,7 +36,8 @@ from trace_assets.resources.judge import JudgeRequest, JudgeResource
 from trace_assets.resources.reward_quality_settings import RewardQualitySettings
 from trace_assets.resources.trace_source import TraceSource
 from trace_assets.scoring.progress import ProgressLog
-from trace_assets.traces_schema import TRACES_TABLE
+from trace_assets.tables.labeled import LABELED_TABLE
+from trace_assets.tables.traces import TRACES_TABLE
 
 OFFLINE_CONSISTENCY = (
     "offline scorer: deterministic, so a second pass gives the same scores; consistency here only "

@@ -20,9 +20,9 @@ from pyiceberg.schema import Schema
 from trace_assets.assets.summaries import window_text
 from trace_assets.io_managers.trace_window import ROWS_PER_BATCH, RowWindow, TraceWindow
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse, WindowCommit, conform
-from trace_assets.score_tables import BY_DAY
 from trace_assets.scoring.progress import ProgressLog
 from trace_assets.scoring.scoring_plan import ScoringPlan, plan_scoring, provenance
+from trace_assets.tables.scores import BY_DAY
 
 # Traces scored per call to a scorer: the Python objects of one chunk (the traces, the requests,
 # the answers) are all a step holds of the window: ~20 KB a trace, so 10,000 cost ~200 MB at the

@@ -13,7 +13,6 @@ from trace_assets.exports.build import DPO, EXPORTS, GRPO, KTO, build_snapshot
 from trace_assets.exports.example_pool import POOL_COLUMNS, build_pool
 from trace_assets.exports.grpo import PromptGroup, prompt_groups
 from trace_assets.exports.rules import ExportRules
-from trace_assets.exports.text_spool import SpooledValues, TextSpool
 from trace_assets.exports.snapshot import (
     EXPORTS_PREFIX,
     publish_snapshot,
@@ -22,12 +21,13 @@ from trace_assets.exports.snapshot import (
     snapshot_days,
     snapshot_dir,
 )
+from trace_assets.exports.text_spool import SpooledValues, TextSpool
 from trace_assets.io_managers.trace_window import TraceWindow
-from trace_assets.labeled_table import LABELED_TABLE
 from trace_assets.partitions import daily_partitions
 from trace_assets.resources.export_settings import ExportSettings
 from trace_assets.resources.iceberg_warehouse import IcebergWarehouse
 from trace_assets.resources.trace_lake import TraceLake
+from trace_assets.tables.labeled import LABELED_TABLE
 
 LABELED_DATASET = dg.AssetKey("labeled_dataset")
 DEFAULT_WINDOW_DAYS = 7

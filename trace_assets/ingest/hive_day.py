@@ -23,7 +23,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from trace_assets.traces_schema import LAKE_PARTITION_SCHEMA, LANDED_TRACE_SCHEMA
+from trace_assets.tables.traces import LAKE_PARTITION_SCHEMA, LANDED_TRACE_SCHEMA
 
 LAKE_PARTITIONING = ds.partitioning(LAKE_PARTITION_SCHEMA, flavor="hive")
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"

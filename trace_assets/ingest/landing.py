@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from trace_assets.ingest.rejections import RejectionLog
-from trace_assets.traces_schema import LANDED_TRACE_SCHEMA, TEXT_COLUMNS
+from trace_assets.tables.traces import LANDED_TRACE_SCHEMA, TEXT_COLUMNS
 
 # Where a trace records its retrieved RAG contexts inside `metadata`, first match wins
 # (see ../shared/reference/langfuse.md: `contexts` in the seed's table, `retrieved_contexts`

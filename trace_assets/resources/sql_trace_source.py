@@ -9,7 +9,7 @@ import pyarrow as pa
 from pydantic import Field, field_validator
 
 from trace_assets.resources.trace_source import TraceSource
-from trace_assets.traces_schema import SOURCE_COLUMNS
+from trace_assets.tables.traces import SOURCE_COLUMNS
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 

@@ -17,7 +17,7 @@ EMPTY_DAY = "0:0000000000000000"
 
 
 class TraceSource(dg.ConfigurableResource, ABC):
-    """A source of traces in the landed shape (traces_schema.SOURCE_COLUMNS, plus optionally
+    """A source of traces in the landed shape (tables.traces.SOURCE_COLUMNS, plus optionally
     OPTIONAL_SOURCE_COLUMNS)."""
 
     @abstractmethod

@@ -1,0 +1,1 @@
+"""The one definition of each table the pipeline writes: traces, scores, the labeled dataset."""
