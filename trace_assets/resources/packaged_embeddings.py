@@ -3,12 +3,10 @@ for scoring with no embeddings endpoint and no network."""
 
 import functools
 import os
-from collections.abc import Callable, Sequence
 
-import numpy as np
+from trace_assets.scoring.offline_scores import Encoder
 
 PACKAGED_MODEL = "all-MiniLM-L6-v2"
-Encoder = Callable[[Sequence[str]], np.ndarray]  # texts -> unit vectors, one row per text
 
 
 @functools.lru_cache(maxsize=1)

@@ -14,12 +14,14 @@ provenance (scorer `offline_embedding`). README.md, "The offline scorer", lists 
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from trace_assets.resources.packaged_embeddings import Encoder
 from trace_assets.scoring.rewards import Reward, ragas_reward
+
+# What the scorer needs of an embedding model: texts -> unit vectors, one row per text.
+Encoder = Callable[[Sequence[str]], np.ndarray]
 
 JUDGE_FLOOR, JUDGE_SPAN = 0.1, 0.6
 SUPPORTED_AT = 0.5
