@@ -57,6 +57,25 @@ def test_contexts_come_from_metadata_in_the_shapes_sources_use():
     assert landed.column("contexts").to_pylist() == [["one", "two"], ["doc", "t"], ["only one"], None, None]
 
 
+def test_lists_of_strings_under_either_key_take_the_fast_path_and_contexts_wins():
+    """Batches where every context is a list of strings (parsed by Arrow's JSON reader): only
+    `contexts`, only `retrieved_contexts`, both keys in one batch, and both in one row."""
+    only_contexts = source_batch(
+        {"id": "a", "metadata": json.dumps({"contexts": ["one", "two"]})}, {"id": "b", "metadata": json.dumps({"domain": "eks"})}
+    )
+    only_retrieved = source_batch(
+        {"id": "a", "metadata": json.dumps({"retrieved_contexts": ["r"]})}, {"id": "b", "metadata": None}
+    )
+    mixed = source_batch(
+        {"id": "a", "metadata": json.dumps({"contexts": ["c"]})},
+        {"id": "b", "metadata": json.dumps({"retrieved_contexts": ["r1", "r2"]})},
+        {"id": "both", "metadata": json.dumps({"retrieved_contexts": ["r"], "contexts": ["c1"]})},
+        {"id": "neither", "metadata": "{}"},
+    )
+    contexts = [clean_batch(batch, RULES, RejectionLog()).column("contexts").to_pylist() for batch in (only_contexts, only_retrieved, mixed)]
+    assert contexts == [[["one", "two"], None], [["r"], None], [["c"], ["r1", "r2"], ["c1"], None]]
+
+
 def test_bad_rows_are_rejected_with_their_reason_and_the_rest_lands():
     big = "x" * 1001
     batch = source_batch(
