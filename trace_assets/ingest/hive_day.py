@@ -187,12 +187,16 @@ def _split_by_partition(batch: pa.RecordBatch, columns: tuple[str, ...]):
     if not columns:
         yield (), table
         return
-    for key in table.group_by(list(columns)).aggregate([]).to_pylist():
-        mask = pa.array([True] * table.num_rows)
+    keys = table.group_by(list(columns)).aggregate([]).to_pylist()
+    if len(keys) == 1:  # one model and consent in the batch (a team serving one model): no filter
+        yield tuple(keys[0][column] for column in columns), table.drop_columns(list(columns))
+        return
+    for key in keys:
+        mask = None
         for column in columns:
             value = key[column]
             same = pc.is_null(table[column]) if value is None else pc.fill_null(pc.equal(table[column], value), False)
-            mask = pc.and_(mask, same)
+            mask = same if mask is None else pc.and_(mask, same)
         yield tuple(key[column] for column in columns), table.filter(mask).drop_columns(list(columns))
 
 
