@@ -98,7 +98,6 @@ def land_day(source: TraceSource, lake: TraceLake, day: date, denylist_now=None)
     end = start + timedelta(days=1)
     rules = LandingRules(window_start=start, window_end=end, max_field_bytes=lake.max_field_bytes)
     rejections = RejectionLog()
-    rows = Counter()
     gated = Counter()
     redactions = Counter()
     denylist = denylist_now() if denylist_now is not None else Denylist()
@@ -126,8 +125,6 @@ def land_day(source: TraceSource, lake: TraceLake, day: date, denylist_now=None)
                     landed.schema.field(index),
                     pa.array([REDACTION_VERSION] * landed.num_rows, landed.schema.field(index).type),
                 )
-            for group in pa.table(landed).group_by(["model", "consent"]).aggregate([([], "count_all")]).to_pylist():
-                rows[(group["model"], group["consent"])] += group["count_all"]
             yield landed
 
     files = lake.replace_traces_day(day, landed_batches())
@@ -140,7 +137,7 @@ def land_day(source: TraceSource, lake: TraceLake, day: date, denylist_now=None)
     return DayLanding(
         day,
         files,
-        rows,
+        Counter(files.rows_by_partition),  # the writer's folders are (model, consent)
         rejections,
         not_landed,
         erased_not_landed=erased["rows"],

@@ -64,6 +64,7 @@ class DayFiles:
     paths: list[str] = field(default_factory=list)
     bytes: int = 0
     rows: int = 0
+    rows_by_partition: dict[tuple, int] = field(default_factory=dict)  # partition values -> rows written
 
 
 def day_dir(root: str, day: date) -> str:
@@ -108,10 +109,11 @@ def replace_day(
         for files in partitions.values():
             files.close()
     written = DayFiles(day)
-    for files in partitions.values():
+    for key, files in partitions.items():
         written.paths.extend(files.paths)
         written.bytes += files.bytes
         written.rows += files.rows
+        written.rows_by_partition[key] = files.rows
 
     target = day_dir(root, day)
     _delete_dir(fs, target)
