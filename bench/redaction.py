@@ -4,6 +4,8 @@ on look-alikes, Korean text and speed.
 
     python bench/redaction.py --rows 1000000 --repeat 3
     python bench/redaction.py --rows 1000000 --repeat 3 --baseline 4b286be
+    pip install --target /tmp/hyperscan-0.9.1 hyperscan==0.9.1
+    python bench/redaction.py --rows 1000000 --repeat 5 --baseline-path /tmp/hyperscan-0.9.1
     python bench/redaction.py --rows 2000        (a smoke run: under a minute)
     python bench/redaction.py --rows 50000 --versions 0812f9d
                     (only redact_landed_batch of those commits against this checkout's)
@@ -18,7 +20,9 @@ is shared: wall seconds depend on what else runs, CPU seconds much less) with th
 after it, then the medians of each setting and the share redaction adds, median on against
 median off (target: <= 30%). `--baseline COMMIT` lands with that commit's trace_assets too
 (extracted from git, first on the children's path), alternating with this checkout's in the
-same rounds: before and after measured under the same load. The engines: `redact_landed_batch` on the day's first 50,000
+same rounds: before and after measured under the same load; `--baseline-path FOLDER` puts a
+folder first on the baseline children's path instead (another python-hyperscan, as above).
+The engines: `redact_landed_batch` on the day's first 50,000
 traces (5% with personal data, as the whole day) in this process, in landing's batches of 2,000, CPU seconds a
 million traces, with Hyperscan and with RE2.
 
@@ -90,12 +94,15 @@ def child(setting: str, out: str) -> None:
     result["cpu_seconds"] = time.process_time() - cpu_started
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["code"] = os.path.dirname(os.path.dirname(trace_assets.assets.raw_traces.__file__))
+    from trace_assets.governance import candidate_scan
+
+    result["hyperscan"] = candidate_scan.hyperscan.__version__ if candidate_scan.available() else "none"
     print(json.dumps(result))
 
 
 def measure(setting: str, rows: int, code: str | None = None) -> dict:
-    """One landing in its own process; `code`: a folder holding the trace_assets to land with
-    (this checkout's when None)."""
+    """One landing in its own process; `code`: a folder first on its path, holding the
+    trace_assets to land with or other libraries (this checkout's and the venv's when None)."""
     env = dict(os.environ)
     if code is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [code, env.get("PYTHONPATH")]))
@@ -106,7 +113,7 @@ def measure(setting: str, rows: int, code: str | None = None) -> dict:
     if run.returncode != 0:
         raise RuntimeError(f"landing with redaction {setting} failed:\n{run.stderr[-3000:]}")
     result = json.loads(run.stdout.strip().splitlines()[-1])
-    if code is not None and os.path.realpath(result["code"]) != os.path.realpath(f"{code}/trace_assets"):
+    if code is not None and os.path.isdir(f"{code}/trace_assets") and os.path.realpath(result["code"]) != os.path.realpath(f"{code}/trace_assets"):
         raise RuntimeError(f"the landing child ran the code in {result['code']}, not {code}: is trace_assets installed non-editable?")
     result["load_after"] = os.getloadavg()[0]
     return result
@@ -120,12 +127,14 @@ def extract_code(commit: str, folder: str) -> str:
     return folder
 
 
-def compare_landings(rows: int, repeat: int, baseline: str | None) -> None:
+def compare_landings(rows: int, repeat: int, baseline: str | None, baseline_path: str | None = None) -> None:
     """Landings alternating off, on (and the baseline's off, on) `repeat` times; medians."""
     with tempfile.TemporaryDirectory() as old_code:
         codes = {"this checkout": None}
         if baseline:
             codes = {baseline: extract_code(baseline, old_code), **codes}
+        if baseline_path:
+            codes = {os.path.basename(os.path.normpath(baseline_path)): baseline_path, **codes}
         runs = {(code, setting): [] for code in codes for setting in ("off", "on")}
         print(f"\nN = {rows:,} traces; landings alternating, each in its own process (1-minute load {os.getloadavg()[0]:.1f} before, 2 cores)")
         print(f"  {'code':<16}{'TRACE_REDACT_PII':<18}{'seconds':>9}{'CPU seconds':>13}{'peak RSS MB':>13}{'load after':>12}")
@@ -141,7 +150,7 @@ def compare_landings(rows: int, repeat: int, baseline: str | None) -> None:
                     )
     on = runs[(list(codes)[-1], "on")][-1]
     print(f"  ({on['rows']:,} landed, redaction counts {on['redactions']})")
-    print(f"\n  medians of {repeat}:  {'off s (CPU s)':>16}{'on s (CPU s)':>16}  redaction adds, wall / CPU (target <= 30%)")
+    print(f"\n  medians of {repeat}:  {'':<18}{'off s (CPU s)':>16}{'on s (CPU s)':>16}  redaction adds, wall / CPU (target <= 30%)")
     medians = {
         code: [
             statistics.median(run[key] for run in runs[(code, setting)])
@@ -151,7 +160,7 @@ def compare_landings(rows: int, repeat: int, baseline: str | None) -> None:
     }
     for code, (off_wall, off_cpu, on_wall, on_cpu) in medians.items():
         print(
-            f"  {code:<18}{off_wall:>8.1f} ({off_cpu:>5.1f}){on_wall:>8.1f} ({on_cpu:>5.1f})"
+            f"  {code:<18}{'hyperscan ' + runs[(code, 'on')][-1]['hyperscan']:<18}{off_wall:>8.1f} ({off_cpu:>5.1f}){on_wall:>8.1f} ({on_cpu:>5.1f})"
             f"  {100 * (on_wall / off_wall - 1):+.0f}% / {100 * (on_cpu / off_cpu - 1):+.0f}%"
         )
     off_wall, off_cpu, on_wall, on_cpu = medians["this checkout"]
@@ -337,6 +346,11 @@ def main() -> None:
     parser.add_argument("--versions", help="commits (comma-separated) whose redaction to compare with this checkout's")
     parser.add_argument("--repeat", type=int, default=1, help="landings of each setting, alternating off, on, off, on, ...")
     parser.add_argument("--baseline", help="a commit whose trace_assets lands in the same rounds (before/after)")
+    parser.add_argument(
+        "--baseline-path",
+        help="a folder first on the children's path in baseline rounds, e.g. another python-hyperscan "
+        "(pip install --target /tmp/hyperscan-0.9.1 hyperscan==0.9.1)",
+    )
     parser.add_argument("--landings-only", action="store_true", help="skip the engine and presidio comparisons")
     parser.add_argument("--keep-database", action="store_true", help="reuse the scratch database if filled, and keep it")
     args = parser.parse_args()
@@ -353,7 +367,7 @@ def main() -> None:
             return
         with psycopg.connect(extraction.BENCH_URL) as db:
             outputs = [row[0] for row in db.execute("SELECT input || ' ' || output FROM traces LIMIT 2000").fetchall()]
-        compare_landings(args.rows, args.repeat, args.baseline)
+        compare_landings(args.rows, args.repeat, args.baseline, args.baseline_path)
         if not args.landings_only:
             compare_engines(min(args.rows, 50_000))
             compare_libraries(outputs)

@@ -12,6 +12,11 @@ Both databases also find decimal digits other than 0-9 (Python's `\d` takes them
 patterns' `\d` does not): such rows are returned flagged, whatever else they hold, and
 redaction.py treats them as it did before Hyperscan (RE2's triggers choose the detectors).
 
+The databases are compiled in vectored mode and each column is scanned as a vector of one buffer:
+the same matches as block mode, and the only way python-hyperscan 0.6.0 (the wheel with Intel's
+fat runtime that pyproject.toml pins, BENCHMARKS.md section 7) takes a buffer without a copy; its
+block mode takes `bytes` only. Newer releases take the same call.
+
 Where Hyperscan is not installed (it ships wheels for x86-64 Linux and macOS only) `available()`
 is false and redaction falls back to RE2 through pyarrow (redaction.py).
 """
@@ -103,17 +108,17 @@ def _cache_folder() -> Path | None:
 def _load_or_compile(patterns: list[bytes]):
     """A database of `patterns` and, last, the digits other than 0-9 (which follow Python's
     Unicode tables, hence their version in the key)."""
-    versions = [hyperscan.__version__, platform.machine(), unicodedata.unidata_version]
+    versions = [hyperscan.__version__, "vectored", platform.machine(), unicodedata.unidata_version]
     key = hashlib.sha256(b"\0".join([*(version.encode() for version in versions), *patterns])).hexdigest()
     folder = _cache_folder()
     path = folder / f"{key[:32]}.hsdb" if folder is not None else None
     if path is not None and path.exists():
         try:
-            return hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
+            return hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_VECTORED)
         except (OSError, hyperscan.error):
             pass  # unreadable, or built for another CPU: compile it again
     patterns = [*patterns, _other_digits_pattern()]
-    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    database = hyperscan.Database(mode=hyperscan.HS_MODE_VECTORED)
     database.compile(expressions=patterns, ids=list(range(len(patterns))), elements=len(patterns), flags=[0] * len(patterns))
     if path is not None:
         try:
@@ -139,11 +144,15 @@ _IDS = 16
 assert OTHER_DIGITS < _IDS, "one more pattern id than _IDS holds: raise _IDS"
 
 
-def _scan(data, as_json: bool) -> list[int]:
-    """`end * _IDS + detector` for every candidate match in `data` (bytes-like)."""
+def _scan(data: memoryview, as_json: bool) -> list[int]:
+    """`end * _IDS + detector` for every candidate match in `data`."""
+    # python-hyperscan 0.6.0 passes a vector's lengths to Hyperscan as 32-bit numbers read from an
+    # array of 64-bit ones: right for the first buffer (little-endian) as long as it is under 4 GiB.
+    if len(data) >= 1 << 32:
+        raise ValueError(f"a text column of {len(data):,} bytes is beyond one Hyperscan scan: land smaller batches (fetch_rows)")
     found: list[int] = []
     add = found.append
-    _database(as_json).scan(data, match_event_handler=lambda detector, start, end, flags, context: add(end * _IDS + detector), scratch=_scratch(as_json))
+    _database(as_json).scan([data], match_event_handler=lambda detector, start, end, flags, context: add(end * _IDS + detector), scratch=_scratch(as_json))
     return found
 
 
